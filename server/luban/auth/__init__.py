@@ -1,0 +1,1 @@
+"""Authentication and authorization: who the caller is and what they may do."""

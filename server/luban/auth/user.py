@@ -1,0 +1,23 @@
+"""The authenticated caller, as Kubernetes' ``user.Info`` describes one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MASTERS_GROUP = "system:masters"
+AUTHENTICATED_GROUP = "system:authenticated"
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A caller's identity: name, uid, groups and extra attributes."""
+
+    name: str
+    uid: str = ""
+    groups: tuple[str, ...] = ()
+    extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def is_admin(self) -> bool:
+        """Members of ``system:masters`` may do anything."""
+        return MASTERS_GROUP in self.groups

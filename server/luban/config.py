@@ -1,0 +1,190 @@
+"""Kernel configuration: a YAML file, then ``LUBAN_*`` environment variables, then CLI flags.
+
+Keys are camelCase in YAML (like Kubernetes objects). Environment variables name a key path
+with ``__`` between levels, in any case and with or without underscores inside a key:
+``LUBAN_SERVER__PORT=9443`` or ``LUBAN_SERVER__GRACEPERIODSECONDS=5``. Values from the
+environment are parsed as YAML scalars/flows, so ``true``, ``8080`` and ``[a, b]`` work.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+ENV_PREFIX = "LUBAN_"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line naming the key and what is wrong."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class TLSConfig(_Section):
+    """How the kernel serves HTTPS."""
+
+    enabled: bool = True
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    extra_names: list[str] = Field(default_factory=list)
+
+    @field_validator("extra_names")
+    @classmethod
+    def _names_are_hosts(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name or any(c in name for c in "/ @") or (":" in name and not _is_ip(name)):
+                raise ValueError(f"{name!r} is not a host name or IP address")
+        return names
+
+
+class ServerConfig(_Section):
+    """Where and how the kernel listens."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9443, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    grace_period_seconds: float = Field(default=30.0, ge=0)
+    tls: TLSConfig = Field(default_factory=TLSConfig)
+
+
+class LogConfig(_Section):
+    """Logging output."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    access: bool = False
+
+
+class AuthConfig(_Section):
+    """Who may call the kernel."""
+
+    require: bool = True
+
+
+class Settings(_Section):
+    """The whole kernel configuration."""
+
+    data_dir: Path = Path(".luban")
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+
+    @property
+    def scheme(self) -> str:
+        """``https`` unless TLS is turned off."""
+        return "https" if self.server.tls.enabled else "http"
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _normalize(key: str) -> str:
+    return key.replace("_", "").replace("-", "").lower()
+
+
+def _model_key(model: type[BaseModel], key: str) -> tuple[str, type[BaseModel] | None] | None:
+    """Map an environment key part to the model's alias and, for sections, the nested model."""
+    for name, info in model.model_fields.items():
+        if _normalize(name) == _normalize(key):
+            nested = info.annotation
+            section = nested if isinstance(nested, type) and issubclass(nested, BaseModel) else None
+            return info.alias or name, section
+    return None
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Turn ``LUBAN_A__B=value`` variables into a nested dict of overrides."""
+    result: dict[str, Any] = {}
+    for var, raw in environ.items():
+        if not var.startswith(ENV_PREFIX) or var == "LUBAN_SETTINGS_JSON":
+            continue
+        parts = var[len(ENV_PREFIX) :].split("__")
+        model: type[BaseModel] | None = Settings
+        target = result
+        for index, part in enumerate(parts):
+            found = _model_key(model, part) if model is not None else None
+            if found is None:
+                raise ConfigError(f"{var}: no such configuration key")
+            alias, model = found
+            if index == len(parts) - 1:
+                try:
+                    target[alias] = yaml.safe_load(raw) if raw else raw
+                except yaml.YAMLError as exc:
+                    raise ConfigError(
+                        f"{var}: not a valid value ({exc.__class__.__name__})"
+                    ) from None
+            else:
+                target = target.setdefault(alias, {})
+    return result
+
+
+def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``override`` merged in, recursively for nested mappings."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a YAML config file into a mapping (an empty file is an empty config)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: {problem}{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, not {type(data).__name__}")
+    return data
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Load settings from ``path``, then the environment, then ``overrides`` (CLI flags)."""
+    data = read_config_file(path) if path is not None else {}
+    data = deep_merge(data, env_overrides(os.environ if environ is None else environ))
+    data = deep_merge(data, overrides or {})
+    return validate_settings(data, source=str(path) if path else "configuration")
+
+
+def validate_settings(data: Mapping[str, Any], source: str = "configuration") -> Settings:
+    """Validate a config mapping, turning the first problem into one clear line."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise ConfigError(f"{source}: {key}: {message}") from None
