@@ -7,7 +7,7 @@ from pathlib import Path
 
 from luban.files import write_private
 
-ADMIN_TOKEN_FILE = "admin-token"
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
 
 
 def ensure_admin_token(data_dir: Path) -> str:
