@@ -1,0 +1,1 @@
+"""The embedded cluster: a Kubernetes-compatible API server backed by SQLite."""
