@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from starlette.routing import BaseRoute
+
 from luban import __version__
 from luban.config import ConfigError, load_settings
 from luban.observability.logging import configure_logging
@@ -71,8 +73,8 @@ def _serve_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``luban`` console script."""
+def main(argv: Sequence[str] | None = None, routes: Sequence[BaseRoute] = ()) -> int:
+    """Entry point of the ``luban`` console script (``routes``: extra routes to serve)."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
         from luban.server import serve
@@ -80,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             settings = load_settings(args.config, overrides=_serve_overrides(args))
             configure_logging(settings.log.format, settings.log.level)
-            return serve(settings)
+            return serve(settings, routes)
         except ConfigError as exc:
             print(f"luban: config error: {exc}", file=sys.stderr)
             return EXIT_CONFIG_ERROR

