@@ -55,8 +55,10 @@ class KernelProcess:
         return self.process.wait(timeout)
 
 
-def wait_for_kubeconfig(data_dir: Path, process: subprocess.Popen[bytes], log: Path) -> dict:
-    path = data_dir / "admin.kubeconfig"
+def wait_for_kubeconfig(
+    data_dir: Path, process: subprocess.Popen[bytes], log: Path, name: str = "admin.kubeconfig"
+) -> dict:
+    path = data_dir / name
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -65,6 +67,65 @@ def wait_for_kubeconfig(data_dir: Path, process: subprocess.Popen[bytes], log: P
             return yaml.safe_load(path.read_text())
         time.sleep(0.05)
     raise TimeoutError(f"no kubeconfig after 30 s:\n{log.read_text()}")
+
+
+@dataclass
+class ClusterProcess:
+    """A running ``luban cluster serve``."""
+
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    url: str
+    token: str
+    log_file: Path
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "cluster.kubeconfig"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.data_dir / "pki" / "ca.crt"
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def terminate(self, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+
+@contextmanager
+def run_cluster(data_dir: Path, *args: str) -> Iterator[ClusterProcess]:
+    """Start ``luban cluster serve --port 0`` on ``data_dir``; SIGTERM it afterwards."""
+    log_file = data_dir.parent / f"{data_dir.name}.cluster.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "cluster.kubeconfig").unlink(missing_ok=True)
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [*LUBAN, "cluster", "serve", "--port", "0", "--data-dir", str(data_dir), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    try:
+        config = wait_for_kubeconfig(data_dir, process, log_file, "cluster.kubeconfig")
+        yield ClusterProcess(
+            process=process,
+            data_dir=data_dir,
+            url=config["clusters"][0]["cluster"]["server"],
+            token=config["users"][0]["user"]["token"],
+            log_file=log_file,
+        )
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextmanager

@@ -48,11 +48,51 @@ def _parser() -> argparse.ArgumentParser:
         help="serve plain HTTP (only behind a TLS-terminating proxy)",
     )
     serve.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="upstream cluster (default: $KUBECONFIG, in-cluster, ~/.kube/config, else embedded)",
+    )
+    serve.add_argument(
+        "--embedded",
+        action="store_true",
+        default=None,
+        help="use an embedded cluster (SQLite in DATA_DIR/cluster) as the upstream",
+    )
+    serve.add_argument(
         "--grace-period",
         type=float,
         metavar="SECONDS",
         help="how long SIGTERM waits for in-flight requests (default 30)",
     )
+
+    cluster = commands.add_parser(
+        "cluster",
+        help="the embedded Kubernetes-compatible API server",
+        description="The embedded cluster: a Kubernetes-compatible API server on SQLite.",
+    )
+    cluster_commands = cluster.add_subparsers(
+        dest="cluster_command", metavar="COMMAND", required=True
+    )
+    cluster_serve = cluster_commands.add_parser(
+        "serve",
+        help="run the embedded cluster on its own",
+        description="Run the embedded cluster. State lives in DIR/cluster.db (SQLite, WAL); "
+        "it serves HTTPS with a CA it generates in DIR and writes DIR/cluster.kubeconfig "
+        "(mode 0600) once it accepts requests.",
+    )
+    cluster_serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".luban/cluster"),
+        metavar="DIR",
+        help="state dir (default .luban/cluster)",
+    )
+    cluster_serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    cluster_serve.add_argument(
+        "--port", type=int, default=6443, help="port, 0 for any free one (default 6443)"
+    )
+    cluster_serve.add_argument("--log-format", choices=["text", "json"], default="text")
     return parser
 
 
@@ -70,6 +110,13 @@ def _serve_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["dataDir"] = str(args.data_dir)
     if args.log_format is not None:
         overrides["log"] = {"format": args.log_format}
+    upstream: dict[str, Any] = {}
+    if args.kubeconfig is not None:
+        upstream["kubeconfig"] = str(args.kubeconfig)
+    if args.embedded:
+        upstream["embedded"] = True
+    if upstream:
+        overrides["upstream"] = upstream
     return overrides
 
 
@@ -86,6 +133,11 @@ def main(argv: Sequence[str] | None = None, routes: Sequence[BaseRoute] = ()) ->
         except ConfigError as exc:
             print(f"luban: config error: {exc}", file=sys.stderr)
             return EXIT_CONFIG_ERROR
+    if args.command == "cluster":
+        from luban.embedded.cli import serve_cluster
+
+        configure_logging(args.log_format, "info")
+        return serve_cluster(args.data_dir, args.host, args.port)
     return EXIT_CONFIG_ERROR  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -72,11 +72,19 @@ class AuthConfig(_Section):
     require: bool = True
 
 
+class UpstreamConfig(_Section):
+    """The Kubernetes API server the kernel fronts (none found: the embedded cluster)."""
+
+    kubeconfig: Path | None = None
+    embedded: bool = False
+
+
 class Settings(_Section):
     """The whole kernel configuration."""
 
     data_dir: Path = Path(".luban")
     server: ServerConfig = Field(default_factory=ServerConfig)
+    upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
 

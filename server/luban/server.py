@@ -8,6 +8,7 @@ import os
 import resource
 import signal
 import socket
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from luban.files import ensure_private_dir
 from luban.kubeconfig import client_host, write_kubeconfig
 from luban.observability.metrics import prepare_multiprocess_dir
 from luban.tls import ensure_serving_certificate
+from luban.upstream import choose_upstream
 
 logger = logging.getLogger("luban.server")
 
@@ -99,6 +101,72 @@ def _ignore_signal(signum: int, frame: object) -> None:
     """uvicorn re-raises the signal that stopped it; after a graceful drain that is not an error."""
 
 
+class EmbeddedUpstream:
+    """The embedded cluster ``luban serve`` starts when it finds no other upstream.
+
+    It runs on its own event loop in a thread, so the kernel's workers (or its single
+    process) reach it over loopback like any upstream, and it stops after they drained.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.kubeconfig = data_dir / "cluster.kubeconfig"
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start the cluster and wait until it serves."""
+        self._thread = threading.Thread(target=self._run, name="luban-embedded", daemon=True)
+        self._thread.start()
+        self._started.wait()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        from luban.embedded.cluster import EmbeddedCluster
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            try:
+                cluster = EmbeddedCluster(self.data_dir)
+                await cluster.start()
+            except BaseException as exc:
+                self._error = exc
+                self._started.set()
+                return
+            self._started.set()
+            try:
+                await self._stop.wait()
+            finally:
+                await cluster.stop()
+
+        asyncio.run(main())
+
+    def stop(self) -> None:
+        """Stop the cluster (after the kernel drained) and wait for it."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(30)
+
+
+def start_upstream(settings: Settings) -> tuple[Settings, EmbeddedUpstream | None]:
+    """Pick the upstream; start the embedded cluster when that is the choice."""
+    choice = choose_upstream(settings.upstream.kubeconfig, settings.upstream.embedded)
+    if choice.source != "embedded":
+        logger.info("upstream: %s", choice.describe())
+        return settings, None
+    embedded = EmbeddedUpstream(settings.data_dir / "cluster")
+    embedded.start()
+    logger.info("upstream: embedded cluster (kubeconfig: %s)", embedded.kubeconfig)
+    upstream = settings.upstream.model_copy(update={"kubeconfig": embedded.kubeconfig})
+    return settings.model_copy(update={"upstream": upstream}), embedded
+
+
 async def _serve_single(server: uvicorn.Server, sock: socket.socket, on_started: object) -> None:
     async def wait_started() -> None:
         while not server.started:
@@ -126,6 +194,15 @@ def serve(settings: Settings, routes: Sequence[BaseRoute] = ()) -> int:
     tls = prepare_tls(settings)
     signal.signal(signal.SIGTERM, _ignore_signal)
     signal.signal(signal.SIGINT, _ignore_signal)
+    settings, embedded = start_upstream(settings)
+    try:
+        return _serve_kernel(settings, tls, routes)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _serve_kernel(settings: Settings, tls: TLSFiles | None, routes: Sequence[BaseRoute]) -> int:
     if settings.server.workers == 1:
         config = uvicorn_config(settings, tls, app=create_app(settings, routes))
         sock = config.bind_socket()

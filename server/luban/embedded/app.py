@@ -1,0 +1,157 @@
+"""The embedded API server's ASGI application: auth, limits, discovery, OpenAPI, resources."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import platform
+from collections.abc import Callable
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
+
+from luban.auth.bearer import bearer_token
+from luban.embedded.api import ResourceAPI
+from luban.embedded.discovery import Discovery, accepts_aggregated
+from luban.embedded.openapi import OpenAPIDocuments
+from luban.embedded.openapi_http import openapi_routes
+from luban.kube.errors import APIError
+from luban.kube.requestinfo import parse_request_info
+from luban.status import StatusResponse, send_status
+
+logger = logging.getLogger("luban.embedded")
+
+KUBERNETES_VERSION = ("1", "36", "v1.36.0+luban")
+MAX_HEADER_BYTES = 1024 * 1024
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+
+
+def version_info() -> dict[str, str]:
+    """``/version`` of the embedded cluster: the Kubernetes API level it serves."""
+    major, minor, git = KUBERNETES_VERSION
+    return {
+        "major": major,
+        "minor": minor,
+        "gitVersion": git,
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": f"python{platform.python_version()}",
+        "compiler": "cpython",
+        "platform": "linux/amd64",
+    }
+
+
+class ClusterApp:
+    """ASGI entry point of the embedded cluster."""
+
+    def __init__(
+        self,
+        api: ResourceAPI,
+        discovery: Discovery,
+        openapi: Callable[[], OpenAPIDocuments],
+        token: str,
+        ready: Callable[[], bool],
+    ) -> None:
+        self.api = api
+        self.discovery = discovery
+        self._token = token.encode()
+        self._ready = ready
+        self._version = orjson.dumps(version_info())
+        self.router = Router(
+            routes=[
+                Route("/healthz", self._health),
+                Route("/livez", self._health),
+                Route("/readyz", self._readyz),
+                Route("/version", self._version_endpoint),
+                *openapi_routes(openapi),
+            ],
+            default=StatusResponse(404, "the server could not find the requested resource"),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.router(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008, "reason": "not supported"})
+            return
+        size = 0
+        authorization = None
+        for name, value in scope["headers"]:
+            size += len(name) + len(value)
+            if name == b"authorization":
+                authorization = value
+        if size > MAX_HEADER_BYTES:
+            await send_status(
+                send, 431, "Request Header Fields Too Large", "RequestHeaderFieldsTooLarge"
+            )
+            return
+        path: str = scope["path"]
+        if path not in PUBLIC_PATHS and not self._authenticated(authorization):
+            await send_status(send, 401, "Unauthorized")
+            return
+        if path == "/api" or path.startswith(("/api/", "/apis")):
+            response = await self._api(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.router(scope, receive, send)
+
+    def _authenticated(self, authorization: bytes | None) -> bool:
+        token = bearer_token(authorization)
+        return token is not None and hmac.compare_digest(token.encode(), self._token)
+
+    async def _api(self, request: Request) -> Response:
+        path = request.url.path
+        try:
+            if any(part in (".", "..") for part in path.split("/")) or "//" in path:
+                raise APIError(400, f"invalid path: {path}", "BadRequest")
+            info = parse_request_info(request.method, path, request.query_params)
+            if info.is_resource_request:
+                return await self.api.handle(request, info)
+            return self._discovery(request, path)
+        except APIError as exc:
+            return Response(
+                orjson.dumps(exc.status()), exc.code, exc.headers, media_type="application/json"
+            )
+        except Exception:
+            logger.exception("embedded cluster failed serving %s %s", request.method, path)
+            return StatusResponse(500, "Internal error")
+
+    def _discovery(self, request: Request, path: str) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            raise APIError(405, "the server does not allow this method on the requested resource")
+        parts = [p for p in path.split("/") if p]
+        media = accepts_aggregated(request.headers.get("accept", ""))
+        body: bytes | None = None
+        if parts == ["api"]:
+            if media:
+                return Response(self.discovery.aggregated(True, media), media_type=media)
+            body = self.discovery.api_versions()
+        elif parts == ["apis"]:
+            if media:
+                return Response(self.discovery.aggregated(False, media), media_type=media)
+            body = self.discovery.group_list()
+        elif len(parts) == 2 and parts[0] == "api":
+            body = self.discovery.resource_list("", parts[1])
+        elif len(parts) == 2:
+            body = self.discovery.group(parts[1])
+        elif len(parts) == 3 and parts[0] == "apis":
+            body = self.discovery.resource_list(parts[1], parts[2])
+        if body is None:
+            raise APIError(404, "the server could not find the requested resource", "NotFound")
+        return Response(body, media_type="application/json")
+
+    async def _health(self, request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def _readyz(self, request: Request) -> Response:
+        if not self._ready():
+            return PlainTextResponse("[-]store not ready\nreadyz check failed\n", 503)
+        return PlainTextResponse("ok")
+
+    async def _version_endpoint(self, request: Request) -> Response:
+        return Response(self._version, media_type="application/json")
