@@ -18,12 +18,15 @@ from starlette.types import ASGIApp
 
 from luban import __version__
 from luban.auth.bearer import AdminTokenAuthenticator, Authenticator
-from luban.config import Settings
+from luban.config import ConfigError, Settings
 from luban.credentials import ensure_admin_token
 from luban.observability.health import Health
 from luban.observability.metrics import KernelMetrics
 from luban.pipeline import build_pipeline
 from luban.pipeline.request_id import request_id_of
+from luban.proxy.app import KubeProxy, upstream_specs
+from luban.proxy.credentials import CredentialsError
+from luban.proxy.metrics import ProxyMetrics
 from luban.status import StatusResponse
 
 SETTINGS_ENV = "LUBAN_SETTINGS_JSON"
@@ -43,11 +46,25 @@ class Kernel:
         self.health = Health()
         self.admin_token = ensure_admin_token(settings.data_dir)
         self.authenticators: list[Authenticator] = [AdminTokenAuthenticator(self.admin_token)]
+        self.proxy = KubeProxy(settings.proxy, ProxyMetrics(self.metrics.registry), settings.scheme)
+        self.proxy_enabled = settings.upstream.kubeconfig is not None or bool(
+            os.environ.get("KUBERNETES_SERVICE_HOST")
+        )
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         """Start the parts before serving; stop them after the last request drained."""
-        yield
+        if self.proxy_enabled:
+            try:
+                await self.proxy.start(upstream_specs(self.settings))
+            except CredentialsError as exc:
+                raise ConfigError(f"upstream: {exc}") from None
+            for name, upstream in self.proxy.upstreams.items():
+                self.health.add_readiness(f"upstream-{name}", upstream.health)
+        try:
+            yield
+        finally:
+            await self.proxy.stop()
 
     async def version(self, request: Request) -> Response:
         """``GET /version`` in the shape of Kubernetes' ``version.Info``."""
@@ -95,9 +112,10 @@ def create_app(settings: Settings, routes: Sequence[BaseRoute] = ()) -> ASGIApp:
     )
     return build_pipeline(
         app,
+        proxy=kernel.proxy if kernel.proxy_enabled else None,
+        settings=settings,
         metrics=kernel.metrics,
         authenticators=kernel.authenticators,
-        require_auth=settings.auth.require,
     )
 
 

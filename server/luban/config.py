@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -72,11 +73,52 @@ class AuthConfig(_Section):
     require: bool = True
 
 
+class ClusterEntry(_Section):
+    """A further upstream cluster, served under ``/clusters/{name}/``."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    kubeconfig: Path
+    context: str | None = None
+
+
 class UpstreamConfig(_Section):
     """The Kubernetes API server the kernel fronts (none found: the embedded cluster)."""
 
     kubeconfig: Path | None = None
+    context: str | None = None
     embedded: bool = False
+    clusters: list[ClusterEntry] = Field(default_factory=list)
+
+    @field_validator("clusters")
+    @classmethod
+    def _unique_names(cls, clusters: list[ClusterEntry]) -> list[ClusterEntry]:
+        names = [c.name for c in clusters]
+        for name in names:
+            if names.count(name) > 1 or name == "default":
+                raise ValueError(f"cluster name {name!r} is reserved or used twice")
+        return clusters
+
+
+class ProxyConfig(_Section):
+    """How the Kubernetes API proxy forwards requests."""
+
+    identity: Literal["impersonate", "passthrough"] = "impersonate"
+    request_timeout_seconds: float = Field(default=60.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    accept_paths: list[str] = Field(default_factory=list)
+    reject_paths: list[str] = Field(default_factory=list)
+    allowed_origins: list[str] = Field(default_factory=list)
+    small_body_bytes: int = Field(default=64 * 1024, ge=0)
+
+    @field_validator("accept_paths", "reject_paths")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return patterns
 
 
 class Settings(_Section):
@@ -85,6 +127,7 @@ class Settings(_Section):
     data_dir: Path = Path(".luban")
     server: ServerConfig = Field(default_factory=ServerConfig)
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
 

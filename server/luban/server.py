@@ -159,7 +159,8 @@ def start_upstream(settings: Settings) -> tuple[Settings, EmbeddedUpstream | Non
     choice = choose_upstream(settings.upstream.kubeconfig, settings.upstream.embedded)
     if choice.source != "embedded":
         logger.info("upstream: %s", choice.describe())
-        return settings, None
+        upstream = settings.upstream.model_copy(update={"kubeconfig": choice.kubeconfig})
+        return settings.model_copy(update={"upstream": upstream}), None
     embedded = EmbeddedUpstream(settings.data_dir / "cluster")
     embedded.start()
     logger.info("upstream: embedded cluster (kubeconfig: %s)", embedded.kubeconfig)

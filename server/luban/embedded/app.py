@@ -8,9 +8,11 @@ import platform
 from collections.abc import Callable
 
 import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route, Router
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from luban.auth.bearer import bearer_token
@@ -45,6 +47,17 @@ def version_info() -> dict[str, str]:
     }
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {
+        404: "the server could not find the requested resource",
+        405: "the server does not allow this method on the requested resource",
+    }
+    return StatusResponse(
+        exc.status_code, messages.get(exc.status_code, exc.detail), headers=exc.headers
+    )
+
+
 class ClusterApp:
     """ASGI entry point of the embedded cluster."""
 
@@ -61,7 +74,8 @@ class ClusterApp:
         self._token = token.encode()
         self._ready = ready
         self._version = orjson.dumps(version_info())
-        self.router = Router(
+        self.router = Starlette(
+            exception_handlers={HTTPException: _http_error},
             routes=[
                 Route("/healthz", self._health),
                 Route("/livez", self._health),
@@ -69,7 +83,6 @@ class ClusterApp:
                 Route("/version", self._version_endpoint),
                 *openapi_routes(openapi),
             ],
-            default=StatusResponse(404, "the server could not find the requested resource"),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from luban.auth.bearer import Authenticator, bearer_token
+from luban.proxy.paths import is_proxied
 from luban.status import send_status
 
 USER_KEY = "luban.user"
@@ -21,11 +22,14 @@ class AuthenticationMiddleware:
         authenticators: Sequence[Authenticator],
         public_paths: frozenset[str],
         required: bool = True,
+        upstream_decides: bool = False,
     ) -> None:
         self.app = app
         self.authenticators = tuple(authenticators)
         self.public_paths = public_paths
         self.required = required
+        # Passthrough proxying: callers the kernel does not know may still reach the upstream.
+        self.upstream_decides = upstream_decides
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in self.public_paths:
@@ -44,7 +48,7 @@ class AuthenticationMiddleware:
                     scope[USER_KEY] = user
                     await self.app(scope, receive, send)
                     return
-        if not self.required:
+        if not self.required or (self.upstream_decides and is_proxied(scope["path"])):
             await self.app(scope, receive, send)
             return
         await _deny(scope, send)

@@ -1,0 +1,1 @@
+"""Luban's benchmarks: ``python -m bench --list`` names them (see bench/README.md)."""

@@ -1,0 +1,1 @@
+"""The Kubernetes API proxy: ``/api``, ``/apis``, ``/version``, ``/openapi`` to the upstream."""

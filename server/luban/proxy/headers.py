@@ -1,0 +1,91 @@
+"""Request and response headers across the proxy: hop-by-hop removal, identity, forwarding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from luban.auth.user import UserInfo
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+# Never forwarded from the caller: the proxy sets these itself.
+_REPLACED = frozenset({b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+_WEBSOCKET = frozenset(
+    {b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions",
+     b"sec-websocket-protocol", b"sec-websocket-accept"}
+)  # fmt: skip
+IMPERSONATE_PREFIX = b"impersonate-"
+
+
+def _connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b","))
+    return tokens
+
+
+def upstream_request_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    *,
+    keep_authorization: bool,
+    keep_impersonation: bool,
+    websocket: bool = False,
+) -> list[tuple[str, str]]:
+    """The caller's headers that may go upstream."""
+    headers = list(headers)
+    dropped = HOP_BY_HOP | _REPLACED | _connection_tokens(headers)
+    if websocket:
+        dropped |= _WEBSOCKET
+    result: list[tuple[str, str]] = []
+    for name, value in headers:
+        if name in dropped:
+            continue
+        if name == b"authorization" and not keep_authorization:
+            continue
+        if name == b"cookie" and not keep_authorization:
+            continue
+        if name.startswith(IMPERSONATE_PREFIX) and not keep_impersonation:
+            continue
+        result.append((name.decode("latin-1"), value.decode("latin-1")))
+    return result
+
+
+def impersonation_headers(user: UserInfo) -> list[tuple[str, str]]:
+    """``Impersonate-*`` headers that make the upstream act as ``user``."""
+    result = [("Impersonate-User", user.name)]
+    if user.uid:
+        result.append(("Impersonate-Uid", user.uid))
+    result += [("Impersonate-Group", group) for group in user.groups]
+    for key, values in user.extra.items():
+        encoded = "".join(c if c.isalnum() or c in "-_.~" else f"%{ord(c):02X}" for c in key)
+        result += [(f"Impersonate-Extra-{encoded}", value) for value in values]
+    return result
+
+
+def forwarded_headers(
+    client: str, scheme: str, host: str, prior: bytes | None
+) -> list[tuple[str, str]]:
+    """``X-Forwarded-For/-Proto/-Host`` (appending to a chain only a trusted proxy sent)."""
+    chain = f"{prior.decode('latin-1')}, {client}" if prior else client
+    return [("X-Forwarded-For", chain), ("X-Forwarded-Proto", scheme), ("X-Forwarded-Host", host)]
+
+
+def downstream_response_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> list[tuple[bytes, bytes]]:
+    """Upstream response headers that may reach the caller."""
+    headers = list(headers)
+    dropped = HOP_BY_HOP | _connection_tokens(headers)
+    return [(name.lower(), value) for name, value in headers if name.lower() not in dropped]

@@ -1,0 +1,191 @@
+"""Relaying one HTTP request to the upstream and its response back, streamed both ways.
+
+Small bodies (known length up to ``small_body``) are read whole: streaming costs more per
+request than it saves. Everything else streams with backpressure; a client that goes away
+closes the upstream response at once, so no upstream connection outlives its caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+from starlette.types import Receive, Scope, Send
+from yarl import URL
+
+from luban.kube.errors import APIError
+from luban.proxy.headers import downstream_response_headers
+from luban.proxy.metrics import ProxyMetrics
+from luban.proxy.upstream import Upstream
+
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RelayOptions:
+    """Knobs of the HTTP relay."""
+
+    request_timeout: float = 60.0
+    small_body: int = 64 * 1024
+
+
+def upstream_error(exc: BaseException, timeout: float) -> APIError:
+    """The Status for a failed upstream call: TLS 502, unreachable 503, timeout 504."""
+    if isinstance(
+        exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError | ssl.SSLError
+    ):
+        return APIError(502, "the TLS handshake with the upstream API server failed", "BadGateway")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return APIError(503, "the upstream API server is unavailable", "ServiceUnavailable")
+    if isinstance(exc, TimeoutError):
+        return APIError(
+            504, f"the upstream API server did not answer within {timeout:g}s", "Timeout"
+        )
+    return APIError(502, "the upstream API server closed the connection", "BadGateway")
+
+
+async def _read_small(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _stream_request(receive: Receive, counter: list[int]) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError
+        body = message.get("body", b"")
+        if body:
+            counter[0] += len(body)
+            yield body
+        if not message.get("more_body"):
+            return
+
+
+async def relay_http(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    upstream: Upstream,
+    url: URL,
+    headers: list[tuple[str, str]],
+    long_running: bool,
+    options: RelayOptions,
+    metrics: ProxyMetrics,
+    labels: tuple[str, str],
+) -> None:
+    """Forward the request in ``scope`` to ``url`` on ``upstream`` and relay the answer."""
+    assert upstream.session is not None
+    method: str = scope["method"]
+    data: bytes | AsyncIterator[bytes] | None = None
+    sent = [0]
+    length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+    chunked = any(k == b"transfer-encoding" for k, _ in scope["headers"])
+    if length is not None and length.isdigit() and int(length) <= options.small_body:
+        data = await _read_small(receive) if int(length) else b""
+        sent[0] = len(data)
+    elif length is not None or chunked:
+        data = _stream_request(receive, sent)
+        if length is not None:
+            headers.append(("Content-Length", length.decode()))
+    timeout = aiohttp.ClientTimeout(
+        total=None if long_running else options.request_timeout,
+        sock_connect=upstream.connect_timeout,
+    )
+    started = time.perf_counter()
+    cluster = upstream.name
+    try:
+        response = await upstream.session.request(
+            method, url, headers=headers, data=data, timeout=timeout, allow_redirects=False,
+            skip_auto_headers=("Accept-Encoding", "Content-Type", "User-Agent"),
+        )  # fmt: skip
+    except (aiohttp.ClientError, TimeoutError, ssl.SSLError, ConnectionResetError) as exc:
+        if isinstance(exc, ConnectionResetError):
+            return  # the caller went away while sending its body
+        error = upstream_error(exc, options.request_timeout)
+        metrics.errors.labels(cluster, error.reason or "").inc()
+        raise error from None
+    metrics.upstream_latency.labels(cluster, *labels, str(response.status)).observe(
+        time.perf_counter() - started
+    )
+    if sent[0]:
+        metrics.bytes.labels(cluster, "upstream").inc(sent[0])
+    try:
+        await _relay_response(scope, receive, send, response, long_running, options, metrics)
+    finally:
+        response.release() if response.content.at_eof() else response.close()
+
+
+async def _relay_response(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    response: aiohttp.ClientResponse,
+    long_running: bool,
+    options: RelayOptions,
+    metrics: ProxyMetrics,
+) -> None:
+    headers = downstream_response_headers(response.raw_headers)
+    cluster_bytes = metrics.bytes.labels(_cluster_of(scope), "downstream")
+    length = response.content_length
+    if not long_running and length is not None and length <= options.small_body:
+        try:
+            body = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise upstream_error(exc, options.request_timeout) from None
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        cluster_bytes.inc(len(body))
+        return
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    watch_gauge = metrics.open_watches.labels(_cluster_of(scope)) if long_running else None
+    if watch_gauge is not None:
+        watch_gauge.inc()
+    pump = asyncio.ensure_future(_pump(send, response, cluster_bytes))
+    gone = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if watch_gauge is not None:
+            watch_gauge.dec()
+        for task in (pump, gone):
+            if not task.done():
+                task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
+        with contextlib.suppress(asyncio.CancelledError):
+            await gone
+    if gone.done() and not pump.done():
+        response.close()
+
+
+async def _pump(send: Send, response: aiohttp.ClientResponse, counter: object) -> None:
+    try:
+        async for chunk in response.content.iter_any():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            counter.inc(len(chunk))  # type: ignore[attr-defined]
+    except (aiohttp.ClientError, TimeoutError):
+        pass  # the upstream ended mid-stream: end the client's response where it stands
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def _cluster_of(scope: Scope) -> str:
+    return str(scope.get("luban.cluster", "default"))
