@@ -115,6 +115,7 @@ def create_app(settings: Settings, routes: Sequence[BaseRoute] = ()) -> ASGIApp:
         proxy=kernel.proxy if kernel.proxy_enabled else None,
         settings=settings,
         metrics=kernel.metrics,
+        health=kernel.health,
         authenticators=kernel.authenticators,
     )
 

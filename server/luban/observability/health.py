@@ -37,6 +37,27 @@ class Health:
         """Forget a readiness check."""
         self.readiness.pop(name, None)
 
+    def checks_for(self, kind: str) -> dict[str, Check]:
+        """The checks behind ``livez``, ``readyz`` or ``healthz``."""
+        if kind == "livez":
+            return self.liveness
+        if kind == "readyz":
+            return self.readiness
+        return {**self.liveness, **self.readiness}
+
+    async def failures(self, kind: str) -> list[tuple[str, str]]:
+        """(name, reason) of every failing check of ``kind``; empty when healthy."""
+        problems: list[tuple[str, str]] = []
+        for name, check in self.checks_for(kind).items():
+            try:
+                problem = await check()
+            except Exception:
+                logger.exception("health check %s raised", name)
+                problem = "check raised an error"
+            if problem is not None:
+                problems.append((name, problem))
+        return problems
+
     async def _report(self, request: Request, kind: str, checks: dict[str, Check]) -> Response:
         excluded = set(request.query_params.getlist("exclude"))
         lines: list[str] = []

@@ -9,11 +9,13 @@ from starlette.types import ASGIApp
 
 from luban.auth.bearer import Authenticator
 from luban.config import Settings
+from luban.observability.health import Health
 from luban.observability.metrics import KernelMetrics
 from luban.pipeline.authentication import AuthenticationMiddleware
 from luban.pipeline.errors import ErrorMiddleware
 from luban.pipeline.host_check import LoopbackHostMiddleware, is_loopback_bind
 from luban.pipeline.metrics import MetricsMiddleware
+from luban.pipeline.probes import ProbeMiddleware
 from luban.pipeline.request_id import RequestIdMiddleware
 from luban.pipeline.request_info import RequestInfoMiddleware
 from luban.pipeline.routing import KernelRouter
@@ -29,11 +31,13 @@ def build_pipeline(
     proxy: ASGIApp | None,
     settings: Settings,
     metrics: KernelMetrics,
+    health: Health,
     authenticators: list[Authenticator],
 ) -> ASGIApp:
     """Wrap ``app`` in the request stages; a request passes them top to bottom."""
     passthrough = proxy is not None and settings.proxy.identity == "passthrough"
     stages: list[Stage] = [
+        partial(ProbeMiddleware, health=health, registry=metrics.registry),
         RequestIdMiddleware,
         partial(MetricsMiddleware, metrics=metrics),
         ErrorMiddleware,

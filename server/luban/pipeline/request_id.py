@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from luban.observability.logging import request_id_var
 
 HEADER = b"x-request-id"
-_ACCEPTABLE = re.compile(rb"^[A-Za-z0-9._:/+=-]{1,128}$")
+MAX_LENGTH = 128
+_ALLOWED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/+=-")
+# Ids are a random per-process prefix plus a counter: unique, and cheaper than urandom per request.
+_PREFIX = os.urandom(6).hex()
+_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> bytes:
+    """A fresh request id (24 hex characters)."""
+    return f"{_PREFIX}{next(_COUNTER):012x}".encode()
+
+
+def _acceptable(value: bytes) -> bool:
+    return 0 < len(value) <= MAX_LENGTH and _ALLOWED.issuperset(value)
+
+
+def request_id_for(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The caller's ``X-Request-Id`` when it is sane, otherwise a fresh one."""
+    for name, value in headers:
+        if name == HEADER:
+            return value if _acceptable(value) else new_request_id()
+    return new_request_id()
 
 
 def request_id_of(scope: Scope) -> str:
@@ -28,19 +49,18 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        raw = b""
-        for name, value in scope["headers"]:
-            if name == HEADER:
-                raw = value
-                break
-        rid = raw if _ACCEPTABLE.match(raw) else os.urandom(12).hex().encode()
+        rid = request_id_for(scope["headers"])
         text = rid.decode()
         scope.setdefault("state", {})["request_id"] = text
         token = request_id_var.set(text)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), (HEADER, rid)]
+                headers = message.get("headers")
+                if isinstance(headers, list):
+                    headers.append((HEADER, rid))
+                else:
+                    message["headers"] = [*(headers or ()), (HEADER, rid)]
             await send(message)
 
         try:
