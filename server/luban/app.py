@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import platform
 import sys
@@ -17,9 +19,15 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from luban import __version__
-from luban.auth.bearer import AdminTokenAuthenticator, Authenticator
+from luban.auth.audit import AuditLog
+from luban.auth.authorizer import Authorizer
+from luban.auth.bearer import Authenticator
+from luban.auth.chain import AuthChain
+from luban.auth.reviews import ReviewClient
 from luban.config import ConfigError, Settings
 from luban.credentials import ensure_admin_token
+from luban.extensions.admin import AdminAPI
+from luban.extensions.manager import ExtensionManager
 from luban.observability.health import Health
 from luban.observability.metrics import KernelMetrics
 from luban.pipeline import build_pipeline
@@ -27,6 +35,9 @@ from luban.pipeline.request_id import request_id_of
 from luban.proxy.app import KubeProxy, upstream_specs
 from luban.proxy.credentials import CredentialsError
 from luban.proxy.metrics import ProxyMetrics
+from luban.ratelimit.limits import RateLimits
+from luban.ratelimit.reload import watch_config
+from luban.resources import CacheManager, ResourceAPI
 from luban.status import StatusResponse
 
 SETTINGS_ENV = "LUBAN_SETTINGS_JSON"
@@ -45,11 +56,40 @@ class Kernel:
         self.metrics = KernelMetrics()
         self.health = Health()
         self.admin_token = ensure_admin_token(settings.data_dir)
-        self.authenticators: list[Authenticator] = [AdminTokenAuthenticator(self.admin_token)]
         self.proxy = KubeProxy(settings.proxy, ProxyMetrics(self.metrics.registry), settings.scheme)
+        # Reviews go to the default upstream with the kernel's own credentials.
+        self.reviews = ReviewClient(lambda: self.proxy.upstreams.get("default"))
+        self.auth = AuthChain(settings.auth, self.admin_token, self.reviews)
+        self.authenticators: list[Authenticator] = self.auth.authenticators
+        authz = settings.auth.authorization
+        self.authorizer = Authorizer(
+            self.reviews,
+            ttl=authz.ttl_seconds,
+            negative_ttl=authz.negative_ttl_seconds,
+            max_entries=authz.max_entries,
+        )
+        self.audit = AuditLog(settings.audit.path) if settings.audit.path else None
+        # Extensions declare their routes' defaults here (RateLimits.set_route_defaults).
+        self.rate_limits = RateLimits(
+            settings.rate_limits,
+            trusted_proxies=settings.trusted_proxies,
+            headers=settings.rate_limit_headers,
+            exempt_paths=settings.rate_limit_exempt_paths,
+            registry=self.metrics.registry,
+        )
         self.proxy_enabled = settings.upstream.kubeconfig is not None or bool(
             os.environ.get("KUBERNETES_SERVICE_HOST")
         )
+        self.extensions = ExtensionManager(settings.extensions, self.metrics.registry, __version__)
+        self.extensions.limits = self.rate_limits
+        self.extensions.admin = AdminAPI(self.extensions)
+        # The Resource API (/kapi, /kapis): caches fed by the default upstream.
+        default_upstream = lambda: self.proxy.upstreams.get("default")  # noqa: E731
+        self.caches = CacheManager(default_upstream, settings.resources, self.metrics.registry)
+        self.resources = ResourceAPI(
+            self.caches, self.authorizer, default_upstream, settings.resources
+        )
+        self.extensions.resources_app = self.resources
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -61,10 +101,35 @@ class Kernel:
                 raise ConfigError(f"upstream: {exc}") from None
             for name, upstream in self.proxy.upstreams.items():
                 self.health.add_readiness(f"upstream-{name}", upstream.health)
+        if self.audit is not None:
+            await self.audit.start()
+        await self.auth.start()
+        serve_resources = self.proxy_enabled and self.settings.resources.enabled
+        if serve_resources:
+            await self.caches.start()
+        await self.extensions.start(
+            self.proxy.upstreams.get("default") if self.proxy_enabled else None
+        )
+        reloader = None
+        if self.settings.config_file is not None:
+            reloader = asyncio.create_task(
+                watch_config(self.settings.config_file, self.rate_limits), name="ratelimit-reload"
+            )
         try:
             yield
         finally:
+            await self.extensions.stop()
+            if reloader is not None:
+                reloader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reloader
+            if serve_resources:
+                await self.caches.stop()
+            await self.auth.stop()
+            await self.authorizer.aclose()
             await self.proxy.stop()
+            if self.audit is not None:
+                await self.audit.stop()
 
     async def version(self, request: Request) -> Response:
         """``GET /version`` in the shape of Kubernetes' ``version.Info``."""
@@ -104,6 +169,9 @@ def create_app(settings: Settings, routes: Sequence[BaseRoute] = ()) -> ASGIApp:
         Route("/metrics", kernel.metrics.endpoint, methods=["GET"]),
         Route("/version", kernel.version, methods=["GET"]),
         *routes,
+        # The Resource API; an extension's /kapis/{group}/{version} is routed before (KernelRouter).
+        Route("/kapi/{path:path}", kernel.resources),
+        Route("/kapis/{path:path}", kernel.resources),
     ]
     app = Starlette(
         routes=kernel_routes,
@@ -117,6 +185,10 @@ def create_app(settings: Settings, routes: Sequence[BaseRoute] = ()) -> ASGIApp:
         metrics=kernel.metrics,
         health=kernel.health,
         authenticators=kernel.authenticators,
+        authorizer=kernel.authorizer,
+        audit=kernel.audit,
+        rate_limits=kernel.rate_limits,
+        extensions=kernel.extensions,
     )
 
 

@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, default=6443, help="port, 0 for any free one (default 6443)"
     )
     cluster_serve.add_argument("--log-format", choices=["text", "json"], default="text")
+    from luban.extensions.cli import add_parser as add_ext_parser
+
+    add_ext_parser(commands)
     return parser
 
 
@@ -133,6 +136,10 @@ def main(argv: Sequence[str] | None = None, routes: Sequence[BaseRoute] = ()) ->
         except ConfigError as exc:
             print(f"luban: config error: {exc}", file=sys.stderr)
             return EXIT_CONFIG_ERROR
+    if args.command == "ext":
+        from luban.extensions.cli import run as run_ext
+
+        return run_ext(args)
     if args.command == "cluster":
         from luban.embedded.cli import serve_cluster
 

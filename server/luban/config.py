@@ -13,11 +13,19 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+
+from luban.ratelimit.config import (
+    DEFAULT_EXEMPT_PATHS,
+    HeadersMode,
+    PolicyConfig,
+    check_networks,
+    check_policies,
+)
 
 ENV_PREFIX = "LUBAN_"
 
@@ -67,10 +75,66 @@ class LogConfig(_Section):
     access: bool = False
 
 
+AuthenticatorName = Literal["adminToken", "tokenFile", "oidc", "tokenReview"]
+DEFAULT_AUTHENTICATORS: tuple[AuthenticatorName, ...] = (
+    "adminToken",
+    "tokenFile",
+    "oidc",
+    "tokenReview",
+)
+
+
+class TokenReviewConfig(_Section):
+    """Asking the upstream who a token belongs to (TokenReview), and caching the answer."""
+
+    ttl_seconds: float = Field(default=10.0, ge=0)
+    negative_ttl_seconds: float = Field(default=2.0, ge=0)
+    max_entries: int = Field(default=4096, ge=0)
+    audiences: list[str] = Field(default_factory=list)
+
+
+class OIDCConfig(_Section):
+    """Trusting ID tokens of an OpenID Connect issuer."""
+
+    issuer_url: str = Field(alias="issuerURL", pattern=r"^https://")
+    client_id: str = Field(alias="clientID", min_length=1)
+    audiences: list[str] = Field(default_factory=list)
+    username_claim: str = "sub"
+    username_prefix: str | None = None
+    groups_claim: str = ""
+    groups_prefix: str = ""
+    required_claims: dict[str, str] = Field(default_factory=dict)
+    ca_file: Path | None = None
+    clock_skew_seconds: int = Field(default=60, ge=0, le=600)
+    jwks_refresh_interval_seconds: float = Field(default=10.0, ge=0)
+
+
+class AuthorizationConfig(_Section):
+    """SubjectAccessReview caching for kernel-served routes."""
+
+    ttl_seconds: float = Field(default=5.0, ge=0, le=300)
+    negative_ttl_seconds: float = Field(default=5.0, ge=0, le=300)
+    max_entries: int = Field(default=10000, ge=0)
+
+
 class AuthConfig(_Section):
     """Who may call the kernel."""
 
     require: bool = True
+    authenticators: list[AuthenticatorName] = Field(
+        default_factory=lambda: list(DEFAULT_AUTHENTICATORS)
+    )
+    token_file: Path | None = None
+    token_review: TokenReviewConfig = Field(default_factory=TokenReviewConfig)
+    oidc: OIDCConfig | None = None
+    anonymous: bool = False
+    authorization: AuthorizationConfig = Field(default_factory=AuthorizationConfig)
+
+
+class AuditConfig(_Section):
+    """The audit log: one JSON line per request (``path: "-"`` is stdout; unset: off)."""
+
+    path: str | None = None
 
 
 class ClusterEntry(_Section):
@@ -121,6 +185,56 @@ class ProxyConfig(_Section):
         return patterns
 
 
+class ExtensionsConfig(_Section):
+    """The extension manager; any other key is an extension's name and holds its config."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", frozen=True
+    )
+
+    entry_points: bool = True
+    sources: list[str] = Field(default_factory=list)
+    disabled: list[str] = Field(default_factory=list)
+    hot_reload: bool = True
+    watch_environment: bool = True
+    environment_paths: list[Path] = Field(default_factory=list)
+    debounce_milliseconds: int = Field(default=50, ge=1, le=10_000)
+    startup_timeout_seconds: float = Field(default=10.0, gt=0)
+    drain_timeout_seconds: float = Field(default=60.0, ge=0)
+    leak_check: bool = True
+    restart_when_unswappable: bool = False
+    replica_id: str = ""
+
+    @field_validator("sources")
+    @classmethod
+    def _refs(cls, sources: list[str]) -> list[str]:
+        for entry in sources:
+            name, sep, ref = entry.partition("=")
+            if not sep or not name.strip() or ":" not in ref:
+                raise ValueError(f"{entry!r} must look like name=module:attribute")
+        return sources
+
+    def for_extension(self, name: str) -> dict[str, Any]:
+        """The ``extensions.<name>`` mapping (an extension's config values)."""
+        value = (self.model_extra or {}).get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"extensions.{name}: must be a mapping")
+        return value
+
+
+class ResourcesConfig(_Section):
+    """The Resource API's watch-fed caches (``/kapi``, ``/kapis``)."""
+
+    enabled: bool = True
+    idle_eviction_seconds: float = Field(default=600.0, gt=0)
+    initial_sync_timeout_seconds: float = Field(default=15.0, gt=0)
+    read_your_writes_timeout_seconds: float = Field(default=5.0, ge=0)
+    watch_timeout_seconds: float = Field(default=300.0, ge=10)
+    change_log_size: int = Field(default=10_000, ge=100)
+    watcher_backlog: int = Field(default=50_000, ge=100)
+    authorization_ttl_seconds: float = Field(default=5.0, ge=0)
+
+
 class Settings(_Section):
     """The whole kernel configuration."""
 
@@ -130,6 +244,26 @@ class Settings(_Section):
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    extensions: ExtensionsConfig = Field(default_factory=ExtensionsConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    # Rate limiting (luban.ratelimit); the rateLimits list is hot-reloaded from configFile.
+    rate_limits: list[PolicyConfig] = Field(default_factory=list)
+    rate_limit_headers: HeadersMode = "always"
+    rate_limit_exempt_paths: list[str] = Field(default_factory=lambda: [*DEFAULT_EXEMPT_PATHS])
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Set from --config; not meant to be written in the file itself.
+    config_file: Path | None = None
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _unique_policies(cls, policies: list[PolicyConfig]) -> list[PolicyConfig]:
+        return check_policies(policies)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, networks: list[str]) -> list[str]:
+        return check_networks(networks)
 
     @property
     def scheme(self) -> str:
@@ -154,6 +288,10 @@ def _model_key(model: type[BaseModel], key: str) -> tuple[str, type[BaseModel] |
     for name, info in model.model_fields.items():
         if _normalize(name) == _normalize(key):
             nested = info.annotation
+            # An optional section (``OIDCConfig | None``) is still a section.
+            options = [a for a in get_args(nested) if a is not type(None)]
+            if len(options) == 1:
+                nested = options[0]
             section = nested if isinstance(nested, type) and issubclass(nested, BaseModel) else None
             return info.alias or name, section
     return None
@@ -225,6 +363,8 @@ def load_settings(
     data = read_config_file(path) if path is not None else {}
     data = deep_merge(data, env_overrides(os.environ if environ is None else environ))
     data = deep_merge(data, overrides or {})
+    if path is not None:
+        data["configFile"] = str(path)
     return validate_settings(data, source=str(path) if path else "configuration")
 
 

@@ -80,6 +80,9 @@ def uvicorn_config(settings: Settings, tls: TLSFiles | None, **app: object) -> u
         log_config=None,
         access_log=settings.log.access,
         server_header=False,
+        # The kernel resolves client addresses itself (trustedProxies); uvicorn would otherwise
+        # believe X-Forwarded-For from any loopback peer.
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.server.grace_period_seconds) or None,
         ssl_certfile=str(tls.cert) if tls else None,
         ssl_keyfile=str(tls.key) if tls else None,

@@ -117,3 +117,13 @@ def test_json_log_format_prints_json_lines(tmp_path: Path) -> None:
 
 def test_sys_executable_is_the_project_environment() -> None:
     assert Path(sys.executable).parent.joinpath("kubectl").exists()
+
+
+def test_the_reference_config_file_documents_the_defaults() -> None:
+    from luban.config import Settings, read_config_file, validate_settings
+
+    documented = validate_settings(read_config_file(REPO / "config" / "luban.yaml"))
+    defaults = Settings()
+    assert documented.model_dump(exclude={"config_file"}) == defaults.model_dump(
+        exclude={"config_file"}
+    )

@@ -21,3 +21,13 @@ class UserInfo:
     def is_admin(self) -> bool:
         """Members of ``system:masters`` may do anything."""
         return MASTERS_GROUP in self.groups
+
+
+ANONYMOUS_USER = UserInfo(name="system:anonymous", groups=("system:unauthenticated",))
+
+
+def authenticated(user: UserInfo) -> UserInfo:
+    """``user`` with ``system:authenticated`` among its groups (as the API server adds it)."""
+    if AUTHENTICATED_GROUP in user.groups:
+        return user
+    return UserInfo(user.name, user.uid, (*user.groups, AUTHENTICATED_GROUP), user.extra)

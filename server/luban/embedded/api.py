@@ -59,6 +59,7 @@ from luban.kube.requestinfo import RequestInfo
 from luban.kube.resources import ResourceType
 from luban.kube.schema import apply_defaults as schema_defaults
 from luban.kube.schema import prune_with_paths, validate, validate_crd
+from luban.kube.strict import prune_with_unknown, strict_error_message, unknown_field_message
 from luban.kube.validation import (
     FieldError,
     invalid_status,
@@ -319,6 +320,7 @@ class ResourceAPI:
     ) -> Response:
         params = request.query_params
         query = parse_list_query(rt, params, name)
+        parse_limit(params)  # validated like the real server's ListOptions
         raw_rv = params.get("resourceVersion", "")
         since: int | None = None
         error: bytes | None = None
@@ -463,10 +465,28 @@ class ResourceAPI:
             )
 
     def _validate(
-        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, strict: bool
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, validation: str
     ) -> list[str]:
-        """Validate (and for custom resources prune and default) ``obj``; returns warnings."""
-        meta = obj["metadata"]
+        """Validate ``obj`` (dropping unknown fields, defaulting custom resources).
+
+        ``validation`` is the request's fieldValidation: unknown fields are an error under
+        ``Strict`` (400, at decode time like the real server), a warning under ``Warn``
+        (the default) and silently dropped under ``Ignore``. Returns the warnings.
+        """
+        unknown: list[str] = []
+        if not rt.custom:
+            pruned_builtin, unknown = prune_with_unknown(rt.api_version, rt.kind, obj)
+            obj.clear()
+            obj.update(pruned_builtin)
+        elif rt.schema is not None:
+            pruned_custom, unknown = prune_with_paths(obj, rt.schema)
+            obj.clear()
+            obj.update(schema_defaults(pruned_custom, rt.schema))
+        if unknown and validation == "Strict":
+            version = rt.api_version.rpartition("/")[2]
+            raise bad_request(strict_error_message(rt.kind, version, unknown))
+        warnings = [unknown_field_message(p) for p in unknown] if validation == "Warn" else []
+        meta = metadata_of(obj)
         name = str(meta.get("name") or meta.get("generateName") or "")
         errors: list[FieldError] = []
         if old is None:
@@ -475,18 +495,7 @@ class ResourceAPI:
             )
         else:
             errors += validate_object_meta_update(meta, old["metadata"])
-        warnings: list[str] = []
         if rt.custom and rt.schema is not None:
-            pruned, dropped = prune_with_paths(obj, rt.schema)
-            if dropped and strict:
-                errors += [
-                    FieldError(path, "FieldValueInvalid", None, f'unknown field "{path}"')
-                    for path in dropped
-                ]
-            warnings += [f'unknown field "{path}"' for path in dropped]
-            pruned = schema_defaults(pruned, rt.schema)
-            obj.clear()
-            obj.update(pruned)
             errors += validate(
                 {k: v for k, v in obj.items() if k != "metadata"}, _without_meta(rt.schema)
             )
@@ -509,18 +518,17 @@ class ResourceAPI:
         check_type_meta(obj, rt)
         normalize(rt.group, rt.kind, obj)
         stamp_create(obj, rt, namespace)
-        warnings = self._validate(rt, obj, None, _strict(request))
+        warnings = self._validate(rt, obj, None, _field_validation(request))
         name = obj["metadata"]["name"]
         self._check_namespace(rt, namespace)
+        if self.store.get(type_key(rt), namespace, name) is not None:
+            raise already_exists(rt.resource, rt.group, name)
         if not rt.custom:
             apply_defaults(rt.group, rt.kind, obj, self.defaults)
         obj = ssa.record_update(
             None, obj, self._manager(request), "Update", self._strategy(rt), **self._fields(rt, "")
         )
-        if self.store.get(type_key(rt), namespace, name) is not None:
-            raise already_exists(rt.resource, rt.group, name)
         if dry_run:
-            obj["metadata"].pop("uid", None) if False else None
             return _with_warnings(_json_response(orjson.dumps(obj), 201), warnings)
         events = await self._commit([Write(type_key(rt), namespace, name, obj)], False)
         return _with_warnings(self._respond(request, rt, events[0].stored, 201), warnings)
@@ -566,7 +574,7 @@ class ResourceAPI:
         metadata_of(obj)["resourceVersion"] = str(old.rv)
         normalize(rt.group, rt.kind, obj)
         new = carry_over(obj, old.copy(), rt, sub)
-        warnings = self._validate(rt, new, old.obj, _strict(request))
+        warnings = self._validate(rt, new, old.obj, _field_validation(request))
         if operation == "Update":
             new = ssa.record_update(
                 old.obj, new, manager, "Update", self._strategy(rt), **self._fields(rt, sub)
@@ -699,7 +707,7 @@ class ResourceAPI:
         if old is None:
             dry_run = self._dry_run(request)
             stamp_create(result, rt, namespace)
-            warnings = self._validate(rt, result, None, _strict(request))
+            warnings = self._validate(rt, result, None, _field_validation(request))
             self._check_namespace(rt, namespace)
             if not rt.custom:
                 apply_defaults(rt.group, rt.kind, result, self.defaults)
@@ -809,6 +817,7 @@ class ResourceAPI:
     ) -> Response:
         options = await self._delete_options(request)
         query = parse_list_query(rt, request.query_params)
+        parse_limit(request.query_params)  # validated like the real server's ListOptions
         victims = [
             s for s in self.store.list_objects(type_key(rt), namespace) if query.predicate(s.obj)
         ]
@@ -856,8 +865,14 @@ def _without_meta(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "properties": properties}
 
 
-def _strict(request: Request) -> bool:
-    return request.query_params.get("fieldValidation", "") == "Strict"
+def _field_validation(request: Request) -> str:
+    value = request.query_params.get("fieldValidation", "") or "Warn"
+    if value not in ("Ignore", "Warn", "Strict"):
+        raise bad_request(
+            f'fieldValidation: Unsupported value: "{value}": supported values: "Ignore", '
+            '"Strict", "Warn"'
+        )
+    return value
 
 
 def _wants_yaml(accept: str) -> bool:
@@ -878,7 +893,8 @@ def _same_content(new: dict[str, Any], old: dict[str, Any]) -> bool:
 
 def _with_warnings(response: Response, warnings: list[str]) -> Response:
     for warning in warnings[:20]:
-        response.headers.append("Warning", f'299 - "{warning}"')
+        quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.append("Warning", f'299 - "{quoted}"')
     return response
 
 

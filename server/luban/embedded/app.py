@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import platform
 from collections.abc import Callable
@@ -15,8 +14,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from luban.auth.bearer import bearer_token
 from luban.embedded.api import ResourceAPI
+from luban.embedded.auth.gate import ClusterSecurity
 from luban.embedded.discovery import Discovery, accepts_aggregated
 from luban.embedded.openapi import OpenAPIDocuments
 from luban.embedded.openapi_http import openapi_routes
@@ -66,12 +65,12 @@ class ClusterApp:
         api: ResourceAPI,
         discovery: Discovery,
         openapi: Callable[[], OpenAPIDocuments],
-        token: str,
+        security: ClusterSecurity,
         ready: Callable[[], bool],
     ) -> None:
         self.api = api
         self.discovery = discovery
-        self._token = token.encode()
+        self.security = security
         self._ready = ready
         self._version = orjson.dumps(version_info())
         self.router = Starlette(
@@ -93,29 +92,25 @@ class ClusterApp:
             await send({"type": "websocket.close", "code": 1008, "reason": "not supported"})
             return
         size = 0
-        authorization = None
         for name, value in scope["headers"]:
             size += len(name) + len(value)
-            if name == b"authorization":
-                authorization = value
         if size > MAX_HEADER_BYTES:
             await send_status(
                 send, 431, "Request Header Fields Too Large", "RequestHeaderFieldsTooLarge"
             )
             return
         path: str = scope["path"]
-        if path not in PUBLIC_PATHS and not self._authenticated(authorization):
-            await send_status(send, 401, "Unauthorized")
+        try:  # authentication, impersonation and RBAC; leaves the user at scope["luban.user"]
+            self.security.admit(scope, path in PUBLIC_PATHS)
+        except APIError as exc:
+            body = orjson.dumps(exc.status())
+            await Response(body, exc.code, media_type="application/json")(scope, receive, send)
             return
         if path == "/api" or path.startswith(("/api/", "/apis")):
             response = await self._api(Request(scope, receive))
             await response(scope, receive, send)
             return
         await self.router(scope, receive, send)
-
-    def _authenticated(self, authorization: bytes | None) -> bool:
-        token = bearer_token(authorization)
-        return token is not None and hmac.compare_digest(token.encode(), self._token)
 
     async def _api(self, request: Request) -> Response:
         path = request.url.path
@@ -124,7 +119,8 @@ class ClusterApp:
                 raise APIError(400, f"invalid path: {path}", "BadRequest")
             info = parse_request_info(request.method, path, request.query_params)
             if info.is_resource_request:
-                return await self.api.handle(request, info)
+                served = await self.security.serve(request, info)  # reviews, TokenRequest
+                return served or await self.api.handle(request, info)
             return self._discovery(request, path)
         except APIError as exc:
             return Response(

@@ -25,6 +25,8 @@ import uvicorn
 
 from luban.embedded.api import ClusterOptions, ResourceAPI
 from luban.embedded.app import ClusterApp
+from luban.embedded.auth.gate import ClusterSecurity
+from luban.embedded.auth.reviews import REVIEW_TYPES
 from luban.embedded.controllers import Controllers
 from luban.embedded.discovery import Discovery
 from luban.embedded.objects import now_rfc3339
@@ -33,6 +35,7 @@ from luban.embedded.registry import NAMESPACE_KEY, Registry
 from luban.embedded.store import Store, Write
 from luban.embedded.watch import WatchHub
 from luban.files import ensure_private_dir, write_private
+from luban.kube.resources import BUILTIN_TYPES
 from luban.kubeconfig import client_host, write_kubeconfig
 from luban.tls import ensure_serving_certificate
 
@@ -86,7 +89,7 @@ class EmbeddedCluster:
         self.store = Store(
             data_dir / DATABASE_FILE if data_dir else None, self.options.watch_window
         )
-        self.registry = Registry()
+        self.registry = Registry((*BUILTIN_TYPES, *REVIEW_TYPES))
         self.hub = WatchHub(self.store)
         self.api = ResourceAPI(self.store, self.hub, self.registry, self.options)
         self.discovery = Discovery(self.registry)
@@ -94,6 +97,7 @@ class EmbeddedCluster:
         self.registry.on_change(lambda: self.openapi.set_types(self.registry.all()))
         self.controllers = Controllers(self.store, self.registry, self.hub)
         self.token = ""
+        self.security: ClusterSecurity | None = None
         self.url = ""
         self.ca_file: Path | None = None
         self._scratch: Path | None = None
@@ -140,6 +144,8 @@ class EmbeddedCluster:
         await self.store.start()
         await self.controllers.start()
         await self._bootstrap()
+        self.security = ClusterSecurity(self.store, self.state_dir, self.token)
+        await self.security.start()
         ssl: dict[str, str] = {}
         if self.tls:
             files = await asyncio.to_thread(
@@ -148,7 +154,7 @@ class EmbeddedCluster:
             ssl = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
             self.ca_file = files.ca_cert
         app = ClusterApp(
-            self.api, self.discovery, lambda: self.openapi, self.token, lambda: self._ready
+            self.api, self.discovery, lambda: self.openapi, self.security, lambda: self._ready
         )
         config = uvicorn.Config(
             app,
@@ -189,12 +195,29 @@ class EmbeddedCluster:
         self.hub.close_all()
         if self._server is not None and self._serving is not None:
             self._server.should_exit = True
+            while not self._serving.done():
+                await asyncio.wait({self._serving}, timeout=0.25)
+                self._abort_closed_connections()
             await self._serving
+        if self.security is not None:
+            await self.security.stop()
+            self.security = None
         await self.controllers.stop()
         await self.store.stop()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+
+    def _abort_closed_connections(self) -> None:
+        # uvicorn closes idle keep-alive connections on shutdown, but a TLS close waits for the
+        # client's close_notify, which a client idling in a pool never sends: uvicorn would
+        # then wait out its whole graceful-shutdown timeout. Those connections are done; drop them.
+        if self._server is None:
+            return
+        for connection in list(self._server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None and transport.is_closing():
+                transport.abort()
 
     async def __aenter__(self) -> EmbeddedCluster:
         await self.start()

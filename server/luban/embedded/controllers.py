@@ -106,6 +106,11 @@ class Controllers:
                 self._queue.put_nowait((event.type_key, "", event.name))
             elif meta.get("deletionTimestamp") and not deleted:
                 self._queue.put_nowait((event.type_key, event.namespace, event.name))
+            if not deleted:
+                # an owner that does not exist (any more) makes this a dangling dependent
+                for owner in meta.get("ownerReferences") or ():
+                    if owner.get("uid", "") not in self._uids:
+                        self._queue.put_nowait(("uid", "", owner.get("uid", "")))
             if deleted:
                 self._queue.put_nowait(("uid", "", meta.get("uid", "")))
                 if event.namespace:

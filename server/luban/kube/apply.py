@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 from luban.kube import fieldsets as fs
 from luban.kube import managedfields as mf
 from luban.kube.applyshapes import (
@@ -186,7 +188,8 @@ def _deduced_map_kind(path: FieldPath) -> MapKind:
 
 
 def _without_managed_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(obj))
+    # A JSON round trip is a deep copy several times faster than copy.deepcopy.
+    out: dict[str, Any] = orjson.loads(orjson.dumps(obj))
     meta = out.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)

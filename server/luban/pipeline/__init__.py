@@ -7,18 +7,25 @@ from functools import partial
 
 from starlette.types import ASGIApp
 
+from luban.auth.audit import AuditLog
+from luban.auth.authorizer import Authorizer
 from luban.auth.bearer import Authenticator
 from luban.config import Settings
 from luban.observability.health import Health
 from luban.observability.metrics import KernelMetrics
+from luban.pipeline.audit import AuditMiddleware
 from luban.pipeline.authentication import AuthenticationMiddleware
+from luban.pipeline.authorization import AuthorizationMiddleware
 from luban.pipeline.errors import ErrorMiddleware
 from luban.pipeline.host_check import LoopbackHostMiddleware, is_loopback_bind
+from luban.pipeline.impersonation import ImpersonationMiddleware
 from luban.pipeline.metrics import MetricsMiddleware
 from luban.pipeline.probes import ProbeMiddleware
 from luban.pipeline.request_id import RequestIdMiddleware
 from luban.pipeline.request_info import RequestInfoMiddleware
-from luban.pipeline.routing import KernelRouter
+from luban.pipeline.routing import ExtensionRoutes, KernelRouter
+from luban.ratelimit.limits import RateLimits
+from luban.ratelimit.middleware import RateLimitMiddleware
 
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 
@@ -33,6 +40,10 @@ def build_pipeline(
     metrics: KernelMetrics,
     health: Health,
     authenticators: list[Authenticator],
+    authorizer: Authorizer,
+    audit: AuditLog | None = None,
+    rate_limits: RateLimits | None = None,
+    extensions: ExtensionRoutes | None = None,
 ) -> ASGIApp:
     """Wrap ``app`` in the request stages; a request passes them top to bottom."""
     passthrough = proxy is not None and settings.proxy.identity == "passthrough"
@@ -40,8 +51,10 @@ def build_pipeline(
         partial(ProbeMiddleware, health=health, registry=metrics.registry),
         RequestIdMiddleware,
         partial(MetricsMiddleware, metrics=metrics),
-        ErrorMiddleware,
     ]
+    if audit is not None:
+        stages.append(partial(AuditMiddleware, log=audit, skip_paths=PUBLIC_PATHS))
+    stages.append(ErrorMiddleware)
     if is_loopback_bind(settings.server.host):
         stages.append(LoopbackHostMiddleware)
     stages += [
@@ -52,9 +65,15 @@ def build_pipeline(
             public_paths=PUBLIC_PATHS,
             required=settings.auth.require,
             upstream_decides=passthrough,
+            anonymous=settings.auth.anonymous,
         ),
+        *([partial(RateLimitMiddleware, limits=rate_limits)] if rate_limits is not None else []),
+        partial(ImpersonationMiddleware, authorizer=authorizer, upstream_decides=passthrough),
+        partial(AuthorizationMiddleware, authorizer=authorizer),
     ]
-    routed: ASGIApp = KernelRouter(proxy, app) if proxy is not None else app
+    routed: ASGIApp = (
+        KernelRouter(proxy, app, extensions) if proxy is not None or extensions is not None else app
+    )
     for stage in reversed(stages):
         routed = stage(routed)
     return routed

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from luban.auth.bearer import Authenticator, bearer_token
+from luban.auth.user import ANONYMOUS_USER, UserInfo, authenticated
+from luban.kube.errors import APIError
+from luban.pipeline.denial import deny
 from luban.proxy.paths import is_proxied
-from luban.status import send_status
 
 USER_KEY = "luban.user"
+
+logger = logging.getLogger("luban.auth")
 
 
 class AuthenticationMiddleware:
@@ -23,6 +28,7 @@ class AuthenticationMiddleware:
         public_paths: frozenset[str],
         required: bool = True,
         upstream_decides: bool = False,
+        anonymous: bool = False,
     ) -> None:
         self.app = app
         self.authenticators = tuple(authenticators)
@@ -30,6 +36,8 @@ class AuthenticationMiddleware:
         self.required = required
         # Passthrough proxying: callers the kernel does not know may still reach the upstream.
         self.upstream_decides = upstream_decides
+        # Only callers that present no credentials at all become anonymous (as in Kubernetes).
+        self.anonymous = anonymous
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in self.public_paths:
@@ -41,32 +49,30 @@ class AuthenticationMiddleware:
                 authorization = value
                 break
         token = bearer_token(authorization)
-        if token is not None:
-            for authenticator in self.authenticators:
-                user = await authenticator.authenticate_token(token)
-                if user is not None:
-                    scope[USER_KEY] = user
-                    await self.app(scope, receive, send)
-                    return
+        user = await self._authenticate(token) if token is not None else None
+        if user is None and authorization is None and self.anonymous:
+            user = ANONYMOUS_USER
+        if user is not None:
+            scope[USER_KEY] = user
+            await self.app(scope, receive, send)
+            return
         if not self.required or (self.upstream_decides and is_proxied(scope["path"])):
             await self.app(scope, receive, send)
             return
         await _deny(scope, send)
 
+    async def _authenticate(self, token: str) -> UserInfo | None:
+        for authenticator in self.authenticators:
+            try:
+                user = await authenticator.authenticate_token(token)
+            except Exception:
+                # A broken authenticator must not turn a bad token into a 500.
+                logger.exception("authenticator %s failed", type(authenticator).__name__)
+                continue
+            if user is not None:
+                return authenticated(user)
+        return None
+
 
 async def _deny(scope: Scope, send: Send) -> None:
-    if scope["type"] == "websocket":
-        # Without the denial-response extension a WebSocket can only be closed (1008: policy).
-        if "websocket.http.response" in scope.get("extensions", {}):
-            await send_status(_websocket_denial(send), 401, "Unauthorized")
-        else:
-            await send({"type": "websocket.close", "code": 1008, "reason": "Unauthorized"})
-        return
-    await send_status(send, 401, "Unauthorized")
-
-
-def _websocket_denial(send: Send) -> Send:
-    async def denial_send(message: dict[str, object]) -> None:
-        await send({**message, "type": "websocket." + str(message["type"])})
-
-    return denial_send  # type: ignore[return-value]
+    await deny(scope, send, APIError(401, "Unauthorized", "Unauthorized"))

@@ -21,6 +21,8 @@ HOP_BY_HOP = frozenset(
 )
 # Never forwarded from the caller: the proxy sets these itself.
 _REPLACED = frozenset({b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+# Set by the kernel's own HTTP server on every response: an upstream copy would duplicate it.
+_DOWNSTREAM_REPLACED = frozenset({b"date"})
 _WEBSOCKET = frozenset(
     {b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions",
      b"sec-websocket-protocol", b"sec-websocket-accept"}
@@ -85,7 +87,7 @@ def forwarded_headers(
 def downstream_response_headers(
     headers: Iterable[tuple[bytes, bytes]],
 ) -> list[tuple[bytes, bytes]]:
-    """Upstream response headers that may reach the caller."""
-    headers = list(headers)
-    dropped = HOP_BY_HOP | _connection_tokens(headers)
-    return [(name.lower(), value) for name, value in headers if name.lower() not in dropped]
+    """Upstream response headers that may reach the caller (the server adds its own Date)."""
+    lowered = [(name.lower(), value) for name, value in headers]
+    dropped = HOP_BY_HOP | _DOWNSTREAM_REPLACED | _connection_tokens(lowered)
+    return [(name, value) for name, value in lowered if name not in dropped]

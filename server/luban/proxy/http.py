@@ -93,23 +93,29 @@ async def relay_http(
     length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
     chunked = any(k == b"transfer-encoding" for k, _ in scope["headers"])
     if length is not None and length.isdigit() and int(length) <= options.small_body:
-        data = await _read_small(receive) if int(length) else b""
+        try:
+            data = await _read_small(receive) if int(length) else b""
+        except ConnectionResetError:
+            return  # the caller went away while sending its body
         sent[0] = len(data)
     elif length is not None or chunked:
         data = _stream_request(receive, sent)
         if length is not None:
             headers.append(("Content-Length", length.decode()))
+    # A non-watch request gets ``request_timeout`` for the upstream's answer (headers); its
+    # body may then take longer (a 100 MB list to a slow reader) as long as data keeps coming.
+    limit = None if long_running else options.request_timeout
     timeout = aiohttp.ClientTimeout(
-        total=None if long_running else options.request_timeout,
-        sock_connect=upstream.connect_timeout,
+        total=None, sock_connect=upstream.connect_timeout, sock_read=limit
     )
     started = time.perf_counter()
     cluster = upstream.name
     try:
-        response = await upstream.session.request(
-            method, url, headers=headers, data=data, timeout=timeout, allow_redirects=False,
-            skip_auto_headers=("Accept-Encoding", "Content-Type", "User-Agent"),
-        )  # fmt: skip
+        async with asyncio.timeout(limit):
+            response = await upstream.session.request(
+                method, url, headers=headers, data=data, timeout=timeout, allow_redirects=False,
+                skip_auto_headers=("Accept-Encoding", "Content-Type", "User-Agent"),
+            )  # fmt: skip
     except (aiohttp.ClientError, TimeoutError, ssl.SSLError, ConnectionResetError) as exc:
         if isinstance(exc, ConnectionResetError):
             return  # the caller went away while sending its body
@@ -152,7 +158,7 @@ async def _relay_response(
     watch_gauge = metrics.open_watches.labels(_cluster_of(scope)) if long_running else None
     if watch_gauge is not None:
         watch_gauge.inc()
-    pump = asyncio.ensure_future(_pump(send, response, cluster_bytes))
+    pump = asyncio.ensure_future(_pump(send, response, cluster_bytes, long_running))
     gone = asyncio.ensure_future(_wait_disconnect(receive))
     try:
         await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
@@ -170,13 +176,19 @@ async def _relay_response(
         response.close()
 
 
-async def _pump(send: Send, response: aiohttp.ClientResponse, counter: object) -> None:
+async def _pump(
+    send: Send, response: aiohttp.ClientResponse, counter: object, long_running: bool
+) -> None:
     try:
         async for chunk in response.content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             counter.inc(len(chunk))  # type: ignore[attr-defined]
     except (aiohttp.ClientError, TimeoutError):
-        pass  # the upstream ended mid-stream: end the client's response where it stands
+        if not long_running:
+            # A cut-off list must not look complete: leaving the response unfinished makes
+            # the server drop the connection, so the client sees the truncation. A watch
+            # just ends (the client resumes from its last resourceVersion).
+            return
     await send({"type": "http.response.body", "body": b""})
 
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 import aiohttp
+from prometheus_client import Counter
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
@@ -66,8 +67,10 @@ async def relay_websocket(
     await send({"type": "websocket.accept", "subprotocol": ws.protocol})
     gauge = metrics.open_websockets.labels(upstream.name)
     gauge.inc()
-    to_upstream = asyncio.ensure_future(_client_to_upstream(receive, ws))
-    to_client = asyncio.ensure_future(_upstream_to_client(send, ws))
+    up_bytes = metrics.bytes.labels(upstream.name, "upstream")
+    down_bytes = metrics.bytes.labels(upstream.name, "downstream")
+    to_upstream = asyncio.ensure_future(_client_to_upstream(receive, ws, up_bytes))
+    to_client = asyncio.ensure_future(_upstream_to_client(send, ws, down_bytes))
     try:
         await asyncio.wait((to_upstream, to_client), return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -80,14 +83,18 @@ async def relay_websocket(
             await ws.close()
 
 
-async def _client_to_upstream(receive: Receive, ws: aiohttp.ClientWebSocketResponse) -> None:
+async def _client_to_upstream(
+    receive: Receive, ws: aiohttp.ClientWebSocketResponse, counter: Counter
+) -> None:
     while True:
         message = await receive()
         if message["type"] == "websocket.receive":
             if message.get("bytes") is not None:
                 await ws.send_bytes(message["bytes"])
+                counter.inc(len(message["bytes"]))
             elif message.get("text") is not None:
                 await ws.send_str(message["text"])
+                counter.inc(len(message["text"]))
         elif message["type"] == "websocket.disconnect":
             code = int(message.get("code") or 1000)
             reason = str(message.get("reason") or "")
@@ -96,14 +103,18 @@ async def _client_to_upstream(receive: Receive, ws: aiohttp.ClientWebSocketRespo
             return
 
 
-async def _upstream_to_client(send: Send, ws: aiohttp.ClientWebSocketResponse) -> None:
+async def _upstream_to_client(
+    send: Send, ws: aiohttp.ClientWebSocketResponse, counter: Counter
+) -> None:
     code, reason = 1000, ""
     while True:
         message = await ws.receive()
         if message.type == aiohttp.WSMsgType.BINARY:
             await send({"type": "websocket.send", "bytes": message.data})
+            counter.inc(len(message.data))
         elif message.type == aiohttp.WSMsgType.TEXT:
             await send({"type": "websocket.send", "text": message.data})
+            counter.inc(len(message.data))
         elif message.type == aiohttp.WSMsgType.CLOSE:
             code, reason = int(message.data or 1000), str(message.extra or "")
             break

@@ -1,0 +1,120 @@
+"""Long-lived requests through the proxy: watches resume, callers leaving close the upstream
+request at once, and a thousand watches leave no upstream connection behind."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+
+import aiohttp
+import httpx
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio.watch import Watch
+
+from luban.server import raise_open_file_limit
+from tests.procs import KernelProcess
+from tests.proxy.conftest import Embedded, Upstreams, wait_until
+
+WATCHES = 1000
+
+
+def _api_client(kernel: KernelProcess) -> k8s.ApiClient:
+    config = k8s.Configuration(host=kernel.url)
+    config.ssl_ca_cert = str(kernel.ca_file)
+    config.api_key = {"BearerToken": kernel.token}
+    config.api_key_prefix = {"BearerToken": "Bearer"}
+    return k8s.ApiClient(config)
+
+
+async def test_watch_resumes_from_its_resource_version_after_a_forced_reconnect(
+    embedded: Embedded,
+) -> None:
+    async with _api_client(embedded.kernel) as api:
+        v1 = k8s.CoreV1Api(api)
+        await v1.create_namespace({"metadata": {"name": "resume"}})
+        await v1.create_namespaced_config_map("resume", {"metadata": {"name": "w0"}})
+        listed = await v1.list_namespaced_config_map("resume")
+        watch = Watch()
+        stream = watch.stream(
+            v1.list_namespaced_config_map, "resume",
+            resource_version=listed.metadata.resource_version,
+        )  # fmt: skip
+        try:
+            await v1.create_namespaced_config_map("resume", {"metadata": {"name": "w1"}})
+            first = await asyncio.wait_for(stream.__anext__(), 10)
+            assert (first["type"], first["object"].metadata.name) == ("ADDED", "w1")
+            # End the watch under the kernel: the kernel ends the client's response, the
+            # client reconnects from the last resourceVersion it saw.
+            await asyncio.to_thread(embedded.loop.run, _close_watches(embedded))
+            await v1.create_namespaced_config_map("resume", {"metadata": {"name": "w2"}})
+            second = await asyncio.wait_for(stream.__anext__(), 10)
+            # Resumed, not restarted: a fresh watch would replay w0 and w1 first.
+            assert (second["type"], second["object"].metadata.name) == ("ADDED", "w2")
+        finally:
+            watch.stop()
+            await watch.close()
+
+
+async def _close_watches(embedded: Embedded) -> None:
+    embedded.cluster.hub.close_all()
+
+
+def test_watch_caller_leaving_closes_the_upstream_watch(embedded: Embedded) -> None:
+    kernel, hub = embedded.kernel, embedded.cluster.hub
+    with httpx.Client(base_url=kernel.url, verify=kernel.verify, headers=kernel.auth) as client:
+        client.post("/api/v1/namespaces/default/configmaps",
+                    json={"metadata": {"name": "leave"}})  # fmt: skip
+        before = hub.open_watches
+        with client.stream("GET", "/api/v1/namespaces/default/configmaps?watch=true") as response:
+            assert next(response.iter_lines())
+            assert hub.open_watches == before + 1
+    assert wait_until(lambda: hub.open_watches == before, 1.0), hub.open_watches
+
+
+def test_large_list_caller_leaving_closes_the_upstream_request(
+    client: httpx.Client, upstreams: Upstreams
+) -> None:
+    assert wait_until(lambda: upstreams.plain.open_streams == 0, 5)
+    with client.stream("GET", f"/api/v1/big?n={1 << 33}") as response:  # 8 GiB: never finishes
+        for _ in zip(range(4), response.iter_raw(), strict=False):
+            pass
+        assert upstreams.plain.open_streams == 1
+    assert wait_until(lambda: upstreams.plain.open_streams == 0, 1.0)
+
+
+def _open_watches_metric(kernel: KernelProcess) -> float:
+    text = httpx.get(kernel.url + "/metrics", verify=kernel.verify).text
+    values = re.findall(r'^luban_proxy_open_watches\{cluster="default"\} (\S+)$', text, re.M)
+    return float(values[0]) if values else 0.0
+
+
+async def test_a_thousand_watches_cancelled_leave_no_upstream_connections(
+    kernel: KernelProcess, upstreams: Upstreams
+) -> None:
+    raise_open_file_limit()  # this process holds both ends' sockets: ~2,000 descriptors
+    upstream = upstreams.plain
+    assert await asyncio.to_thread(wait_until, lambda: upstream.open_streams == 0, 5)
+    context = ssl.create_default_context(cafile=str(kernel.ca_file))
+    connector = aiohttp.TCPConnector(limit=0, ssl=context)
+    async with aiohttp.ClientSession(connector=connector, headers=kernel.auth) as http:
+
+        async def watch() -> None:
+            async with http.get(kernel.url + "/api/v1/stream?watch=true") as response:
+                assert response.status == 200
+                await response.content.readline()
+                await asyncio.sleep(3600)
+
+        tasks = [asyncio.create_task(watch()) for _ in range(WATCHES)]
+        try:
+            opened = await asyncio.to_thread(
+                wait_until, lambda: upstream.open_streams == WATCHES, 60
+            )
+            assert opened, upstream.open_streams
+            assert _open_watches_metric(kernel) == WATCHES
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    assert await asyncio.to_thread(wait_until, lambda: upstream.open_streams == 0, 10)
+    assert await asyncio.to_thread(wait_until, lambda: _open_watches_metric(kernel) == 0, 5)
