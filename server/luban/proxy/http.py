@@ -111,11 +111,11 @@ async def relay_http(
     started = time.perf_counter()
     cluster = upstream.name
     try:
-        async with asyncio.timeout(limit):
-            response = await upstream.session.request(
-                method, url, headers=headers, data=data, timeout=timeout, allow_redirects=False,
-                skip_auto_headers=("Accept-Encoding", "Content-Type", "User-Agent"),
-            )  # fmt: skip
+        # sock_read bounds the wait for the response headers too: no extra timer needed.
+        response = await upstream.session.request(
+            method, url, headers=headers, data=data, timeout=timeout, allow_redirects=False,
+            skip_auto_headers=("Accept-Encoding", "Content-Type", "User-Agent"),
+        )  # fmt: skip
     except (aiohttp.ClientError, TimeoutError, ssl.SSLError, ConnectionResetError) as exc:
         if isinstance(exc, ConnectionResetError):
             return  # the caller went away while sending its body
@@ -158,33 +158,32 @@ async def _relay_response(
     watch_gauge = metrics.open_watches.labels(_cluster_of(scope)) if long_running else None
     if watch_gauge is not None:
         watch_gauge.inc()
-    pump = asyncio.ensure_future(_pump(send, response, cluster_bytes, long_running))
-    gone = asyncio.ensure_future(_wait_disconnect(receive))
+    # The body is pumped in this task; one small task waits for the caller to leave and then
+    # closes the upstream response, which ends the pump at once (one task per watch, not two).
+    gone = asyncio.ensure_future(_close_on_disconnect(receive, response))
     try:
-        await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
+        await _pump(send, response, cluster_bytes, long_running, gone)
     finally:
         if watch_gauge is not None:
             watch_gauge.dec()
-        for task in (pump, gone):
-            if not task.done():
-                task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump
+        gone.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await gone
-    if gone.done() and not pump.done():
-        response.close()
 
 
 async def _pump(
-    send: Send, response: aiohttp.ClientResponse, counter: object, long_running: bool
+    send: Send,
+    response: aiohttp.ClientResponse,
+    counter: object,
+    long_running: bool,
+    gone: asyncio.Future[None],
 ) -> None:
     try:
         async for chunk in response.content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             counter.inc(len(chunk))  # type: ignore[attr-defined]
     except (aiohttp.ClientError, TimeoutError):
-        if not long_running:
+        if gone.done() or not long_running:
             # A cut-off list must not look complete: leaving the response unfinished makes
             # the server drop the connection, so the client sees the truncation. A watch
             # just ends (the client resumes from its last resourceVersion).
@@ -192,10 +191,11 @@ async def _pump(
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _wait_disconnect(receive: Receive) -> None:
+async def _close_on_disconnect(receive: Receive, response: aiohttp.ClientResponse) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
+            response.close()
             return
 
 

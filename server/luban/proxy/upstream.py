@@ -50,6 +50,7 @@ class Upstream:
             auto_decompress=False,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout),
             skip_auto_headers=("User-Agent",),
+            read_bufsize=256 * 1024,
         )
 
     async def close(self) -> None:

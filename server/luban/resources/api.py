@@ -110,10 +110,10 @@ class ResourceAPI:
 
     async def _handle(self, request: Request) -> Response | WatchResponse:
         target = parse_target(request.url.path)
-        if target is None:
-            raise not_found("", "", request.url.path)
-        info = await self.caches.resolve(target.group, target.version, target.resource)
-        if info is None or (target.namespace is not None and not info.namespaced):
+        info = None
+        if target is not None:
+            info = await self.caches.resolve(target.group, target.version, target.resource)
+        if target is None or info is None or (target.namespace is not None and not info.namespaced):
             raise APIError(404, "the server could not find the requested resource", "NotFound")
         user: UserInfo = request.scope.get(USER_KEY) or ANONYMOUS
         method = request.method

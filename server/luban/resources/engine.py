@@ -58,14 +58,15 @@ def _mapping_match(get: Callable[[Entry], Any], key: str, value: str | None) -> 
 
 
 def predicates(query: Query, namespace: str | None, indexed: bool = False) -> list[Predicate]:
-    """The query's filters as predicates (without those :func:`candidates` already applied)."""
+    """The query's filters as predicates (``indexed``: without those :func:`run` applies itself
+    from the indexes, and without the name search it applies inline)."""
     result: list[Predicate] = []
     if namespace is not None and not indexed:
         result.append(lambda e: e.namespace == namespace)
     if query.namespaces is not None and not indexed:
         spaces = query.namespaces
         result.append(lambda e: e.namespace in spaces)
-    if query.name:
+    if query.name and not indexed:
         needle = query.name
         result.append(lambda e: needle in e.folded)
     if query.names is not None:
@@ -169,8 +170,11 @@ def run(store: Store, query: Query, namespace: str | None) -> Result:
     tests = predicates(query, namespace, indexed=True)
     entries = store.entries
     matched: list[Entry] | None = None
-    if tests or keys is None:
+    if tests or keys is None or query.name:
         pool: Iterable[Entry] = entries.values() if keys is None else (entries[k] for k in keys)
+        if query.name:  # the common search box: inline, without a call per object
+            needle = query.name
+            pool = [e for e in pool if needle in e.folded]
         test = _conjunction(tests)
         matched = [e for e in pool if test(e)] if tests else list(pool)
         total = len(matched)

@@ -105,6 +105,8 @@ class CacheManager:
 
     async def resolve(self, group: str, version: str, resource: str) -> ResourceInfo | None:
         """The served type, or None; an unknown name refreshes discovery (rate-limited) first."""
+        if not self._tasks:
+            raise APIError(503, "the Resource API has no upstream API server", "ServiceUnavailable")
         try:
             await asyncio.wait_for(
                 self._discovered.wait(), self.config.initial_sync_timeout_seconds

@@ -24,7 +24,7 @@ import orjson
 from luban.resources.fields import Path, lookup, sort_key
 
 Key = tuple[str, str]  # (namespace, name)
-SortEntry = tuple[tuple[int, Any], str, str]
+SortEntry = tuple[int, Any, str, str]  # (rank, value, namespace, name): one flat tuple
 
 NAME = ("metadata", "name")
 NAMESPACE = ("metadata", "namespace")
@@ -61,7 +61,8 @@ class Entry:
         self.labels: dict[str, str] = (
             {intern(k): intern(v) for k, v in labels.items()} if labels else _NO_LABELS
         )
-        self.raw: bytes = orjson.dumps(obj)
+        # orjson's output keeps the capacity it grew to (often 2.5x the length): copy it.
+        self.raw: bytes = memoryview(orjson.dumps(obj)).tobytes()
         self.fields: dict[Path, Any] | None = {p: lookup(obj, p) for p in paths} or None
 
     @property
@@ -133,7 +134,8 @@ class SortIndex:
         self.items: list[SortEntry] = sorted(self.entry_key(e) for e in entries)
 
     def entry_key(self, entry: Entry) -> SortEntry:
-        return (sort_key(entry.value(self.path)), entry.namespace, entry.name)
+        rank, value = sort_key(entry.value(self.path))
+        return (rank, value, entry.namespace, entry.name)
 
     def add(self, entry: Entry) -> None:
         bisect.insort(self.items, self.entry_key(entry))
@@ -147,7 +149,7 @@ class SortIndex:
     def keys(self, descending: bool) -> Iterator[Key]:
         """Every key in order."""
         items = reversed(self.items) if descending else iter(self.items)
-        return ((ns, name) for _, ns, name in items)
+        return ((ns, name) for _, _, ns, name in items)
 
 
 class Store:
