@@ -71,22 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _placeholder_kubeconfig(scratch: Path) -> Path:
-    """An upstream kubeconfig, so the kernel does not start its embedded cluster.
-
-    The benchmark measures the kernel's own request path; nothing here reaches the upstream,
-    which points at a loopback port where nothing listens.
-    """
-    path = scratch / "upstream.kubeconfig"
-    path.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: bench\n"
-        "clusters: [{name: bench, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "users: [{name: bench, user: {token: unused}}]\n"
-        "contexts: [{name: bench, context: {cluster: bench, user: bench}}]\n"
-    )
-    return path
-
-
 @contextlib.contextmanager
 def _servers(workers: int, scratch: Path) -> Iterator[tuple[RunningServer, RunningServer, str]]:
     data_dir = scratch / f"kernel-{workers}w"
@@ -103,6 +87,7 @@ def _servers(workers: int, scratch: Path) -> Iterator[tuple[RunningServer, Runni
         str(data_dir),
         "--workers",
         str(workers),
+        "--embedded",
     ]
     baseline_command = [
         python(),
@@ -113,14 +98,13 @@ def _servers(workers: int, scratch: Path) -> Iterator[tuple[RunningServer, Runni
         "--workers",
         str(workers),
     ]
-    kubeconfig = _placeholder_kubeconfig(scratch)
     with (
         running(
             KERNEL,
             kernel_command,
             kernel_port,
             scratch / f"kernel-{workers}w.log",
-            env={"KUBECONFIG": str(kubeconfig)},
+            env={"LUBAN_RESOURCES__ENABLED": "false"},
         ) as kernel,
         running(
             BASELINE, baseline_command, baseline_port, scratch / f"baseline-{workers}w.log"
@@ -175,8 +159,10 @@ def _notes(options: WrkOptions, workers: Sequence[int]) -> list[str]:
         "absolute numbers understate a dedicated client's, compare the ratios.",
         "Both servers run uvicorn with uvloop, httptools, access log off, server header off; "
         "the kernel adds its pipeline (request id, metrics, error guard, authentication).",
-        "The kernel is given a placeholder upstream kubeconfig ($KUBECONFIG) so that it does "
-        "not start its embedded cluster; no benchmarked request reaches the upstream.",
+        "The kernel runs in front of its embedded cluster (--embedded, Resource API off); "
+        "no benchmarked request reaches the upstream. Plain probes (/healthz without a "
+        "query) are answered by the probe stage before the rest of the pipeline; the 404 "
+        "case goes through the whole pipeline (auth, rate limits, authorization, routing).",
         "404 bodies differ: the kernel answers a JSON Kubernetes Status (160 bytes), "
         "bare Starlette a plain-text 'Not Found'.",
         *(

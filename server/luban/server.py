@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import resource
 import signal
 import socket
 import threading
@@ -24,6 +23,7 @@ from luban.credentials import ensure_admin_token
 from luban.files import ensure_private_dir
 from luban.kubeconfig import client_host, write_kubeconfig
 from luban.observability.metrics import prepare_multiprocess_dir
+from luban.runtime import raise_open_file_limit, tune_garbage_collection
 from luban.tls import ensure_serving_certificate
 from luban.upstream import choose_upstream
 
@@ -39,13 +39,6 @@ class TLSFiles:
     cert: Path
     key: Path
     ca: Path | None
-
-
-def raise_open_file_limit() -> None:
-    """Raise the soft open-files limit to the hard one (each proxied watch holds two fds)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def prepare_tls(settings: Settings) -> TLSFiles | None:
@@ -193,6 +186,7 @@ def serve(settings: Settings, routes: Sequence[BaseRoute] = ()) -> int:
     Extra ``routes`` (for embedding) are served by single-worker kernels only.
     """
     raise_open_file_limit()
+    tune_garbage_collection()
     ensure_private_dir(settings.data_dir)
     ensure_admin_token(settings.data_dir)
     tls = prepare_tls(settings)

@@ -12,7 +12,7 @@ import httpx
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.watch import Watch
 
-from luban.server import raise_open_file_limit
+from luban.runtime import raise_open_file_limit
 from tests.procs import KernelProcess
 from tests.proxy.conftest import Embedded, Upstreams, wait_until
 

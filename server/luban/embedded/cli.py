@@ -9,6 +9,7 @@ from pathlib import Path
 import uvloop
 
 from luban.embedded.cluster import EmbeddedCluster
+from luban.runtime import tune_garbage_collection
 
 
 async def _run(data_dir: Path, host: str, port: int) -> None:
@@ -22,6 +23,7 @@ async def _run(data_dir: Path, host: str, port: int) -> None:
 
 def serve_cluster(data_dir: Path, host: str, port: int) -> int:
     """Serve until SIGTERM/SIGINT; exit code 0 after a clean stop."""
+    tune_garbage_collection()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(_run(data_dir, host, port))
     return 0
