@@ -73,12 +73,14 @@ async def test_frames_round_trip(
 async def test_upstream_chooses_the_subprotocol(
     kernel: KernelProcess, upstreams: Upstreams
 ) -> None:
+    command = f"choose-{os.urandom(4).hex()}"
+    path = EXEC.replace("command=sh", f"command={command}") + "&prefer=v4.channel.k8s.io"
     async with aiohttp.ClientSession() as http, http.ws_connect(
-        kernel.url + EXEC + "&prefer=v4.channel.k8s.io",
-        protocols=CHANNEL_PROTOCOLS, headers=kernel.auth, ssl=_ssl(kernel),
+        kernel.url + path, protocols=CHANNEL_PROTOCOLS, headers=kernel.auth, ssl=_ssl(kernel),
     ) as ws:  # fmt: skip
         assert ws.protocol == "v4.channel.k8s.io"
-        assert upstreams.plain.sessions[-1].protocol == "v4.channel.k8s.io"
+        # Sessions of earlier tests may still be recorded: find this one by its command.
+        assert _session_running(upstreams, command).protocol == "v4.channel.k8s.io"
 
 
 async def test_upstream_close_code_and_reason_reach_the_client(
