@@ -168,3 +168,36 @@ def test_secrets_in_the_data_dir_are_private(kernel: KernelProcess) -> None:
         assert (kernel.data_dir / name).stat().st_mode & 0o077 == 0, name
     assert kernel.token in kernel.kubeconfig.read_text()
     assert kernel.token not in kernel.log()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/kapi/v1/namespaces/../secrets",
+        "/kapis/hello.luban.io/v1/greetings/%2e%2e",
+        "/kapis/hello.luban.io/v1/greetings/a%2Fb",
+        "/kapi/v1//pods",
+        "/dist/hello/..%2f..%2fetc/passwd",
+        "/version%00",
+    ],
+)
+def test_path_tricks_are_refused_on_every_route(kernel: KernelProcess, path: str) -> None:
+    import socket
+
+    # Raw request line: HTTP clients normalize dot segments before sending.
+    host, port = kernel.url.removeprefix("https://").split(":")
+    context = ssl.create_default_context(cafile=str(kernel.ca_file))
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {kernel.token}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert json.loads(body)["reason"] == "BadRequest"

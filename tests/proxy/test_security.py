@@ -105,8 +105,12 @@ def test_cluster_names_cannot_escape(
 ) -> None:
     before = len(upstreams.plain.requests)
     code, raw = rawhttp.request(kernel, target, kernel.auth)
-    assert code == 404, raw
-    assert b'"reason":"NotFound"' in raw
+    if b"%2f" in target:  # a path trick: refused by the path-safety stage for every route
+        assert code == 400, raw
+        assert b'"reason":"BadRequest"' in raw
+    else:
+        assert code == 404, raw
+        assert b'"reason":"NotFound"' in raw
     assert len(upstreams.plain.requests) == before
 
 

@@ -20,6 +20,7 @@ from luban.pipeline.errors import ErrorMiddleware
 from luban.pipeline.host_check import LoopbackHostMiddleware, is_loopback_bind
 from luban.pipeline.impersonation import ImpersonationMiddleware
 from luban.pipeline.metrics import MetricsMiddleware
+from luban.pipeline.path_safety import PathSafetyMiddleware
 from luban.pipeline.probes import ProbeMiddleware
 from luban.pipeline.request_id import RequestIdMiddleware
 from luban.pipeline.request_info import RequestInfoMiddleware
@@ -54,7 +55,7 @@ def build_pipeline(
     ]
     if audit is not None:
         stages.append(partial(AuditMiddleware, log=audit, skip_paths=PUBLIC_PATHS))
-    stages.append(ErrorMiddleware)
+    stages += [ErrorMiddleware, PathSafetyMiddleware]
     if is_loopback_bind(settings.server.host):
         stages.append(LoopbackHostMiddleware)
     stages += [

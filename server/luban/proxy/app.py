@@ -16,7 +16,7 @@ from luban.pipeline.authentication import USER_KEY
 from luban.proxy.headers import forwarded_headers, impersonation_headers, upstream_request_headers
 from luban.proxy.http import RelayOptions, relay_http, upstream_error
 from luban.proxy.metrics import ProxyMetrics
-from luban.proxy.paths import PathFilter, check_path, resolve_target
+from luban.proxy.paths import PathFilter, resolve_target
 from luban.proxy.upstream import Upstream, UpstreamSpec, connect
 from luban.proxy.websocket import deny_websocket, relay_websocket
 from luban.status import send_status
@@ -81,7 +81,6 @@ class KubeProxy:
     async def _forward(self, scope: Scope, receive: Receive, send: Send, websocket: bool) -> None:
         path: str = scope["path"]
         raw_path: bytes = scope.get("raw_path") or path.encode()
-        check_path(path, raw_path)
         target = resolve_target(path, DEFAULT_CLUSTER)
         upstream = self.upstreams.get(target.cluster)
         if upstream is None:

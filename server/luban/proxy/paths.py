@@ -1,4 +1,7 @@
-"""Which requests the proxy forwards: path safety, accept/reject lists, cluster prefixes."""
+"""Which requests the proxy forwards: accept/reject lists, cluster prefixes.
+
+Path safety is checked for every route by ``luban.pipeline.path_safety``.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from luban.kube.errors import APIError, bad_request
+from luban.kube.errors import APIError
 
 PROXIED_PREFIXES = ("/api", "/apis", "/version", "/openapi")
 CLUSTER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Encodings of '/', '\', '.', NUL: a decoded path segment must not hide a separator or a dot.
-_ENCODED_TRICKS = re.compile(rb"%(2f|5c|2e|00)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -33,19 +33,6 @@ def is_proxied(path: str) -> bool:
 
 def _plain_proxied(path: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in PROXIED_PREFIXES)
-
-
-def check_path(path: str, raw_path: bytes) -> None:
-    """Refuse dot segments, encoded separators, empty segments and control characters (400)."""
-    if _CONTROL.search(path):
-        raise bad_request("the request path contains control characters")
-    if _ENCODED_TRICKS.search(raw_path):
-        raise bad_request("the request path contains an encoded '/', '\\', '.' or NUL")
-    segments = path.split("/")[1:]
-    if any(segment in (".", "..") for segment in segments):
-        raise bad_request("the request path contains '.' or '..' segments")
-    if "//" in path or "\\" in path:
-        raise bad_request("the request path contains empty segments or backslashes")
 
 
 def resolve_target(path: str, default_cluster: str) -> ProxyTarget:
