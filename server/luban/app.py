@@ -93,43 +93,39 @@ class Kernel:
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        """Start the parts before serving; stop them after the last request drained."""
-        if self.proxy_enabled:
-            try:
-                await self.proxy.start(upstream_specs(self.settings))
-            except CredentialsError as exc:
-                raise ConfigError(f"upstream: {exc}") from None
-            for name, upstream in self.proxy.upstreams.items():
-                self.health.add_readiness(f"upstream-{name}", upstream.health)
-        if self.audit is not None:
-            await self.audit.start()
-        await self.auth.start()
-        serve_resources = self.proxy_enabled and self.settings.resources.enabled
-        if serve_resources:
-            await self.caches.start()
-        await self.extensions.start(
-            self.proxy.upstreams.get("default") if self.proxy_enabled else None
-        )
-        reloader = None
-        if self.settings.config_file is not None:
-            reloader = asyncio.create_task(
-                watch_config(self.settings.config_file, self.rate_limits), name="ratelimit-reload"
-            )
-        try:
-            yield
-        finally:
-            await self.extensions.stop()
-            if reloader is not None:
-                reloader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reloader
-            if serve_resources:
-                await self.caches.stop()
-            await self.auth.stop()
-            await self.authorizer.aclose()
-            await self.proxy.stop()
+        """Start the parts before serving; stop them, in reverse, after the last request.
+
+        A part that fails to start still gets the parts started before it stopped.
+        """
+        async with contextlib.AsyncExitStack() as started:
+            if self.proxy_enabled:
+                started.push_async_callback(self.proxy.stop)
+                try:
+                    await self.proxy.start(upstream_specs(self.settings))
+                except CredentialsError as exc:
+                    raise ConfigError(f"upstream: {exc}") from None
+                for name, upstream in self.proxy.upstreams.items():
+                    self.health.add_readiness(f"upstream-{name}", upstream.health)
             if self.audit is not None:
-                await self.audit.stop()
+                await self.audit.start()
+                started.push_async_callback(self.audit.stop)
+            started.push_async_callback(self.authorizer.aclose)
+            await self.auth.start()
+            started.push_async_callback(self.auth.stop)
+            if self.proxy_enabled and self.settings.resources.enabled:
+                await self.caches.start()
+                started.push_async_callback(self.caches.stop)
+            await self.extensions.start(
+                self.proxy.upstreams.get("default") if self.proxy_enabled else None
+            )
+            started.push_async_callback(self.extensions.stop)
+            if self.settings.config_file is not None:
+                reloader = asyncio.create_task(
+                    watch_config(self.settings.config_file, self.rate_limits),
+                    name="ratelimit-reload",
+                )
+                started.push_async_callback(_cancel, reloader)
+            yield
 
     async def version(self, request: Request) -> Response:
         """``GET /version`` in the shape of Kubernetes' ``version.Info``."""
@@ -147,6 +143,12 @@ class Kernel:
             "luban": {"version": __version__},
         }
         return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
