@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from luban.auth.user import UserInfo
-from luban.proxy.headers import impersonation_headers
+from luban.proxy.headers import impersonation_headers, text_headers
 from luban.proxy.upstream import Upstream
 from luban_sdk.context import KubeError
 
@@ -41,7 +41,7 @@ class CallerKubeClient:
         if authorization:
             headers.append(("Authorization", authorization))
         if self.user is not None:
-            headers += impersonation_headers(self.user)
+            headers += text_headers(impersonation_headers(self.user))
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else orjson.dumps(body)

@@ -13,7 +13,13 @@ from luban.config import ProxyConfig, Settings
 from luban.kube.errors import APIError, bad_request, forbidden
 from luban.kube.requestinfo import RequestInfo
 from luban.pipeline.authentication import USER_KEY
-from luban.proxy.headers import forwarded_headers, impersonation_headers, upstream_request_headers
+from luban.proxy.client import UpstreamError
+from luban.proxy.headers import (
+    forwarded_headers,
+    impersonation_headers,
+    text_headers,
+    upstream_request_headers,
+)
 from luban.proxy.http import RelayOptions, relay_http, upstream_error
 from luban.proxy.metrics import ProxyMetrics
 from luban.proxy.paths import PathFilter, resolve_target
@@ -52,6 +58,7 @@ class KubeProxy:
         self.config = config
         self.metrics = metrics
         self.scheme = scheme
+        self.scheme_bytes = scheme.encode()
         self.upstreams: dict[str, Upstream] = {}
         self.filter = PathFilter(config.accept_paths, config.reject_paths)
         self.options = RelayOptions(config.request_timeout_seconds, config.small_body_bytes)
@@ -81,13 +88,13 @@ class KubeProxy:
     async def _forward(self, scope: Scope, receive: Receive, send: Send, websocket: bool) -> None:
         path: str = scope["path"]
         raw_path: bytes = scope.get("raw_path") or path.encode()
-        target = resolve_target(path, DEFAULT_CLUSTER)
-        upstream = self.upstreams.get(target.cluster)
+        route = resolve_target(path, DEFAULT_CLUSTER)
+        upstream = self.upstreams.get(route.cluster)
         if upstream is None:
-            raise APIError(404, f'cluster "{target.cluster}" not found', "NotFound",
-                           {"name": target.cluster, "kind": "clusters"})  # fmt: skip
-        if not self.filter.allows(target.path):
-            raise APIError(403, f"the path {target.path} is not allowed by this proxy", "Forbidden")
+            raise APIError(404, f'cluster "{route.cluster}" not found', "NotFound",
+                           {"name": route.cluster, "kind": "clusters"})  # fmt: skip
+        if not self.filter.allows(route.path):
+            raise APIError(403, f"the path {route.path} is not allowed by this proxy", "Forbidden")
         headers_in = scope["headers"]
         if not websocket and _is_spdy_upgrade(headers_in):
             raise bad_request(SPDY_MESSAGE)
@@ -105,33 +112,32 @@ class KubeProxy:
                 raise APIError(401, "Unauthorized", "Unauthorized")
             authorization = await upstream.credentials.authorization()
             if authorization:
-                headers.append(("Authorization", authorization))
+                headers.append((b"Authorization", authorization.encode("latin-1")))
             if not scope.get("luban.may_impersonate") or not _has_impersonation(headers_in):
                 headers += impersonation_headers(user)
         client = scope.get("client") or ("", 0)
-        host = next((v.decode("latin-1") for k, v in headers_in if k == b"host"), "")
+        host = next((v for k, v in headers_in if k == b"host"), b"")
         prior = scope.get("luban.forwarded_for")
-        headers += forwarded_headers(client[0], self.scheme, host, prior)
+        headers += forwarded_headers(client[0], self.scheme_bytes, host, prior)
         upstream_path = raw_path
         if path.startswith("/clusters/"):
             upstream_path = b"/" + raw_path.split(b"/", 3)[3]
-        query = scope.get("query_string", b"")
-        target_url = upstream.server + upstream_path.decode("latin-1")
-        if query:
-            target_url += "?" + query.decode("latin-1")
-        url = URL(target_url, encoded=True)
+        query: bytes = scope.get("query_string", b"")
+        target = upstream_path + b"?" + query if query else upstream_path
         scope["luban.cluster"] = upstream.name
         info: RequestInfo | None = scope.get(REQUEST_INFO_KEY)
         if websocket:
-            await relay_websocket(scope, receive, send, upstream, url, headers, self.metrics)
+            url = URL(upstream.server + target.decode("latin-1"), encoded=True)
+            await relay_websocket(scope, receive, send, upstream, url, text_headers(headers),
+                                  self.metrics)  # fmt: skip
             return
-        long_running = _long_running(info, scope)
+        long_running = _long_running(info, query)
         labels = (info.verb, info.resource) if info and info.is_resource_request else ("", "")
-        if target.path == "/version" and scope["method"] == "GET":
-            await self._version(send, upstream, url, headers)
+        if route.path == "/version" and scope["method"] == "GET":
+            await self._version(send, upstream, target, headers)
             return
-        await relay_http(scope, receive, send, upstream, url, headers, long_running, self.options,
-                         self.metrics, labels)  # fmt: skip
+        await relay_http(scope, receive, send, upstream, target, headers, long_running,
+                         self.options, self.metrics, labels)  # fmt: skip
 
     def _check_origin(self, headers: list[tuple[bytes, bytes]]) -> None:
         origin = next((v.decode("latin-1") for k, v in headers if k == b"origin"), None)
@@ -139,18 +145,21 @@ class KubeProxy:
             raise forbidden("websockets", "", "", f"origin {origin!r} is not allowed")
 
     async def _version(
-        self, send: Send, upstream: Upstream, url: URL, headers: list[tuple[str, str]]
+        self, send: Send, upstream: Upstream, target: bytes, headers: list[tuple[bytes, bytes]]
     ) -> None:
         """Upstream's ``/version`` with the kernel's own version added under ``luban``."""
         from luban import __version__
 
-        assert upstream.session is not None
+        timeout = self.options.request_timeout
         try:
-            async with upstream.session.get(url, headers=headers) as response:
-                body = await response.read()
-                status = response.status
-        except Exception as exc:
-            raise upstream_error(exc, self.options.request_timeout) from None
+            response = await upstream.pool.request("GET", target, headers, read_timeout=timeout)
+            try:
+                body = await response.read(timeout)
+            finally:
+                response.release()
+            status = response.status
+        except (UpstreamError, TimeoutError) as exc:
+            raise upstream_error(exc, timeout) from None
         if status == 200:
             try:
                 document = orjson.loads(body)
@@ -172,8 +181,7 @@ def _has_impersonation(headers: list[tuple[bytes, bytes]]) -> bool:
     return any(name.startswith(b"impersonate-") for name, _ in headers)
 
 
-def _long_running(info: RequestInfo | None, scope: Scope) -> bool:
+def _long_running(info: RequestInfo | None, query: bytes) -> bool:
     if info is not None and info.verb == "watch":
         return True
-    query: bytes = scope.get("query_string", b"")
     return b"follow=true" in query or b"follow=1" in query

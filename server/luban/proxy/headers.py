@@ -19,8 +19,12 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
-# Never forwarded from the caller: the proxy sets these itself.
-_REPLACED = frozenset({b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+# Never forwarded from the caller: the proxy sets these itself (the body's framing included;
+# the kernel's server already answered any ``Expect: 100-continue``).
+_REPLACED = frozenset(
+    {b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"content-length",
+     b"expect"}
+)  # fmt: skip
 # Set by the kernel's own HTTP server on every response: an upstream copy would duplicate it.
 _DOWNSTREAM_REPLACED = frozenset({b"date"})
 _WEBSOCKET = frozenset(
@@ -44,13 +48,13 @@ def upstream_request_headers(
     keep_authorization: bool,
     keep_impersonation: bool,
     websocket: bool = False,
-) -> list[tuple[str, str]]:
-    """The caller's headers that may go upstream."""
+) -> list[tuple[bytes, bytes]]:
+    """The caller's headers that may go upstream (raw bytes, as the caller sent them)."""
     headers = list(headers)
     dropped = HOP_BY_HOP | _REPLACED | _connection_tokens(headers)
     if websocket:
         dropped |= _WEBSOCKET
-    result: list[tuple[str, str]] = []
+    result: list[tuple[bytes, bytes]] = []
     for name, value in headers:
         if name in dropped:
             continue
@@ -60,28 +64,38 @@ def upstream_request_headers(
             continue
         if name.startswith(IMPERSONATE_PREFIX) and not keep_impersonation:
             continue
-        result.append((name.decode("latin-1"), value.decode("latin-1")))
+        result.append((name, value))
     return result
 
 
-def impersonation_headers(user: UserInfo) -> list[tuple[str, str]]:
-    """``Impersonate-*`` headers that make the upstream act as ``user``."""
-    result = [("Impersonate-User", user.name)]
+def impersonation_headers(user: UserInfo) -> list[tuple[bytes, bytes]]:
+    """``Impersonate-*`` headers that make the upstream act as ``user`` (values in UTF-8)."""
+    result = [(b"Impersonate-User", user.name.encode())]
     if user.uid:
-        result.append(("Impersonate-Uid", user.uid))
-    result += [("Impersonate-Group", group) for group in user.groups]
+        result.append((b"Impersonate-Uid", user.uid.encode()))
+    result += [(b"Impersonate-Group", group.encode()) for group in user.groups]
     for key, values in user.extra.items():
         encoded = "".join(c if c.isalnum() or c in "-_.~" else f"%{ord(c):02X}" for c in key)
-        result += [(f"Impersonate-Extra-{encoded}", value) for value in values]
+        name = f"Impersonate-Extra-{encoded}".encode()
+        result += [(name, value.encode()) for value in values]
     return result
 
 
 def forwarded_headers(
-    client: str, scheme: str, host: str, prior: bytes | None
-) -> list[tuple[str, str]]:
+    client: str, scheme: bytes, host: bytes, prior: bytes | None
+) -> list[tuple[bytes, bytes]]:
     """``X-Forwarded-For/-Proto/-Host`` (appending to a chain only a trusted proxy sent)."""
-    chain = f"{prior.decode('latin-1')}, {client}" if prior else client
-    return [("X-Forwarded-For", chain), ("X-Forwarded-Proto", scheme), ("X-Forwarded-Host", host)]
+    chain = client.encode() if prior is None else prior + b", " + client.encode()
+    return [
+        (b"X-Forwarded-For", chain),
+        (b"X-Forwarded-Proto", scheme),
+        (b"X-Forwarded-Host", host),
+    ]
+
+
+def text_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """``headers`` as text, for aiohttp (which sends ``str`` headers as UTF-8)."""
+    return [(name.decode("latin-1"), value.decode("utf-8", "replace")) for name, value in headers]
 
 
 def downstream_response_headers(

@@ -14,11 +14,16 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import aiohttp
 from starlette.types import Receive, Scope, Send
-from yarl import URL
 
 from luban.kube.errors import APIError
+from luban.proxy.client import (
+    InvalidHeader,
+    Response,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamTLSError,
+)
 from luban.proxy.headers import downstream_response_headers
 from luban.proxy.metrics import ProxyMetrics
 from luban.proxy.upstream import Upstream
@@ -36,11 +41,9 @@ class RelayOptions:
 
 def upstream_error(exc: BaseException, timeout: float) -> APIError:
     """The Status for a failed upstream call: TLS 502, unreachable 503, timeout 504."""
-    if isinstance(
-        exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError | ssl.SSLError
-    ):
+    if isinstance(exc, UpstreamTLSError | ssl.SSLError):
         return APIError(502, "the TLS handshake with the upstream API server failed", "BadGateway")
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, UpstreamConnectError):
         return APIError(503, "the upstream API server is unavailable", "ServiceUnavailable")
     if isinstance(exc, TimeoutError):
         return APIError(
@@ -78,20 +81,24 @@ async def relay_http(
     receive: Receive,
     send: Send,
     upstream: Upstream,
-    url: URL,
-    headers: list[tuple[str, str]],
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
     long_running: bool,
     options: RelayOptions,
     metrics: ProxyMetrics,
     labels: tuple[str, str],
 ) -> None:
-    """Forward the request in ``scope`` to ``url`` on ``upstream`` and relay the answer."""
-    assert upstream.session is not None
+    """Forward the request in ``scope`` to ``target`` (path and query) and relay the answer."""
     method: str = scope["method"]
     data: bytes | AsyncIterator[bytes] | None = None
     sent = [0]
-    length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-    chunked = any(k == b"transfer-encoding" for k, _ in scope["headers"])
+    length = None
+    chunked = False
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length = value
+        elif name == b"transfer-encoding":
+            chunked = True
     if length is not None and length.isdigit() and int(length) <= options.small_body:
         try:
             data = await _read_small(receive) if int(length) else b""
@@ -101,54 +108,55 @@ async def relay_http(
     elif length is not None or chunked:
         data = _stream_request(receive, sent)
         if length is not None:
-            headers.append(("Content-Length", length.decode()))
-    # A non-watch request gets ``request_timeout`` for the upstream's answer (headers); its
-    # body may then take longer (a 100 MB list to a slow reader) as long as data keeps coming.
+            headers.append((b"Content-Length", length))
+            chunked = False
+    # A non-watch request gets ``request_timeout`` for each wait on the upstream (the head,
+    # then every body read): a 100 MB list to a slow reader may take longer as data flows.
     limit = None if long_running else options.request_timeout
-    timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=upstream.connect_timeout, sock_read=limit
-    )
     started = time.perf_counter()
     cluster = upstream.name
     try:
-        # sock_read bounds the wait for the response headers too: no extra timer needed.
-        response = await upstream.session.request(
-            method, url, headers=headers, data=data, timeout=timeout, allow_redirects=False,
-            skip_auto_headers=("Accept-Encoding", "Content-Type", "User-Agent"),
-        )  # fmt: skip
-    except (aiohttp.ClientError, TimeoutError, ssl.SSLError, ConnectionResetError) as exc:
+        response = await upstream.pool.request(
+            method, target, headers, data, chunked=chunked, read_timeout=limit
+        )
+    except (UpstreamError, TimeoutError, ConnectionResetError) as exc:
         if isinstance(exc, ConnectionResetError):
             return  # the caller went away while sending its body
         error = upstream_error(exc, options.request_timeout)
         metrics.errors.labels(cluster, error.reason or "").inc()
         raise error from None
+    except InvalidHeader:
+        raise APIError(400, "a request header contains a line break or NUL", "BadRequest") from None
     metrics.upstream_latency.labels(cluster, *labels, str(response.status)).observe(
         time.perf_counter() - started
     )
     if sent[0]:
         metrics.bytes.labels(cluster, "upstream").inc(sent[0])
     try:
-        await _relay_response(scope, receive, send, response, long_running, options, metrics)
+        await _relay_response(scope, receive, send, response, long_running, limit, options, metrics)
     finally:
-        response.release() if response.content.at_eof() else response.close()
+        response.release()
 
 
 async def _relay_response(
     scope: Scope,
     receive: Receive,
     send: Send,
-    response: aiohttp.ClientResponse,
+    response: Response,
     long_running: bool,
+    limit: float | None,
     options: RelayOptions,
     metrics: ProxyMetrics,
 ) -> None:
-    headers = downstream_response_headers(response.raw_headers)
+    headers = downstream_response_headers(response.headers)
     cluster_bytes = metrics.bytes.labels(_cluster_of(scope), "downstream")
     length = response.content_length
-    if not long_running and length is not None and length <= options.small_body:
+    if response.complete or (
+        not long_running and length is not None and length <= options.small_body
+    ):
         try:
-            body = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            body = await response.read(limit)
+        except (UpstreamError, TimeoutError) as exc:
             raise upstream_error(exc, options.request_timeout) from None
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -162,7 +170,7 @@ async def _relay_response(
     # closes the upstream response, which ends the pump at once (one task per watch, not two).
     gone = asyncio.ensure_future(_close_on_disconnect(receive, response))
     try:
-        await _pump(send, response, cluster_bytes, long_running, gone)
+        await _pump(send, response, limit, cluster_bytes, long_running, gone)
     finally:
         if watch_gauge is not None:
             watch_gauge.dec()
@@ -173,16 +181,17 @@ async def _relay_response(
 
 async def _pump(
     send: Send,
-    response: aiohttp.ClientResponse,
+    response: Response,
+    limit: float | None,
     counter: object,
     long_running: bool,
     gone: asyncio.Future[None],
 ) -> None:
     try:
-        async for chunk in response.content.iter_any():
+        async for chunk in response.chunks(limit):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             counter.inc(len(chunk))  # type: ignore[attr-defined]
-    except (aiohttp.ClientError, TimeoutError):
+    except (UpstreamError, TimeoutError):
         if gone.done() or not long_running:
             # A cut-off list must not look complete: leaving the response unfinished makes
             # the server drop the connection, so the client sees the truncation. A watch
@@ -191,7 +200,7 @@ async def _pump(
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _close_on_disconnect(receive: Receive, response: aiohttp.ClientResponse) -> None:
+async def _close_on_disconnect(receive: Receive, response: Response) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":

@@ -1,4 +1,8 @@
-"""An upstream API server: its credentials and one pooled aiohttp session."""
+"""An upstream API server: its credentials, the relay's connection pool and an aiohttp session.
+
+The proxy relays HTTP through the lean :class:`~luban.proxy.client.ConnectionPool`; the
+kernel's own calls (JSON APIs, WebSockets, the health probe) use the aiohttp session.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
+from luban.proxy.client import ConnectionPool, Origin
 from luban.proxy.credentials import UpstreamCredentials, load_in_cluster, load_kubeconfig
 
 logger = logging.getLogger("luban.proxy")
@@ -35,6 +40,10 @@ class Upstream:
         self.server = credentials.server
         self.connect_timeout = connect_timeout
         self.session: aiohttp.ClientSession | None = None
+        origin = Origin.from_url(
+            credentials.server, credentials.ssl_context, credentials.tls_server_name
+        )
+        self.pool = ConnectionPool(origin, connect_timeout)
         self._health: tuple[float, str | None] = (0.0, "not checked yet")
 
     async def open(self) -> None:
@@ -55,20 +64,14 @@ class Upstream:
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        await self.pool.close()
         if self.session is not None:
             await self.session.close()
             self.session = None
 
     def open_connections(self) -> int:
-        """Upstream connections currently open (pooled or in use)."""
-        if self.session is None:
-            return 0
-        connector = self.session.connector
-        if connector is None:
-            return 0
-        acquired = len(getattr(connector, "_acquired", ()))
-        pooled = sum(len(v) for v in getattr(connector, "_conns", {}).values())
-        return acquired + pooled
+        """Relay connections currently open (pooled or in use)."""
+        return self.pool.open_connections()
 
     async def health(self) -> str | None:
         """``None`` when the upstream answers ``/readyz`` (cached briefly), else why not."""

@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from luban.auth.user import UserInfo
 from luban.config import ResourcesConfig
 from luban.kube.errors import APIError, forbidden, not_found
-from luban.proxy.headers import impersonation_headers
+from luban.proxy.headers import impersonation_headers, text_headers
 from luban.resources.authz import Authorizer, is_allowed
 from luban.resources.capabilities import capabilities
 from luban.resources.discovery import ResourceInfo
@@ -221,7 +221,7 @@ class ResourceAPI:
         if request.url.query:
             path += "?" + request.url.query
         headers = [(k, v) for k, v in request.headers.items() if k in _FORWARDED_REQUEST]
-        headers += impersonation_headers(user)
+        headers += text_headers(impersonation_headers(user))
         headers.append(("Accept-Encoding", "identity"))
         if authorization := await upstream.credentials.authorization():
             headers.append(("Authorization", authorization))
