@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from luban.auth.audit import AuditLog
 from luban.auth.authorizer import Decision
@@ -20,7 +20,7 @@ from luban.kube.requestinfo import RequestInfo
 from luban.pipeline.authentication import USER_KEY
 from luban.pipeline.authorization import DECISION_KEY
 from luban.pipeline.impersonation import IMPERSONATOR_KEY
-from luban.pipeline.request_id import request_id_of
+from luban.pipeline.request_id import request_id_of, response_status
 from luban.pipeline.request_info import REQUEST_INFO_KEY
 
 
@@ -41,7 +41,10 @@ def _decision(code: int, decision: Decision | None) -> str:
 
 
 class AuditMiddleware:
-    """Records every request (except ``skip_paths``) in the audit log once it finished."""
+    """Records every request (except ``skip_paths``) in the audit log once it finished.
+
+    Runs inside the request-id stage, which records the response status.
+    """
 
     def __init__(self, app: ASGIApp, log: AuditLog, skip_paths: frozenset[str]) -> None:
         self.app = app
@@ -53,23 +56,11 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        code = 0
-
-        async def send_recording(message: Message) -> None:
-            nonlocal code
-            kind = message["type"]
-            if kind in ("http.response.start", "websocket.http.response.start"):
-                code = message["status"]
-            elif kind == "websocket.accept":
-                code = 101
-            elif kind == "websocket.close" and not code:
-                code = 403
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_recording)
+            await self.app(scope, receive, send)
         finally:
-            self.log.record(self._event(scope, code or 500, time.perf_counter() - start))
+            code = response_status(scope) or 500
+            self.log.record(self._event(scope, code, time.perf_counter() - start))
 
     def _event(self, scope: Scope, code: int, seconds: float) -> dict[str, Any]:
         user: UserInfo | None = scope.get(USER_KEY)

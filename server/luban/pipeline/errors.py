@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from luban.pipeline.request_id import request_id_of
+from luban.pipeline.request_id import request_id_of, response_status
 from luban.status import send_status
 
 logger = logging.getLogger("luban.errors")
 
 
 class ErrorMiddleware:
-    """Catches what the layers inside let through, so clients never see a stack trace."""
+    """Catches what the layers inside let through, so clients never see a stack trace.
+
+    Runs inside the request-id stage, which records whether the response started.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -22,17 +25,9 @@ class ErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, send)
         except Exception:
             logger.exception("unhandled error serving %s %s", scope["method"], scope["path"])
-            if not started:
+            if response_status(scope) is None:
                 await send_status(send, 500, f"Internal error (request id {request_id_of(scope)})")

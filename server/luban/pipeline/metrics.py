@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from luban.observability.metrics import KernelMetrics
+from luban.pipeline.request_id import response_status
 
 UNMATCHED = "<unmatched>"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -23,7 +24,10 @@ def route_template(scope: Scope) -> str:
 
 
 class MetricsMiddleware:
-    """Feeds ``luban_http_*`` metrics; cheap enough to stay on for every request."""
+    """Feeds ``luban_http_*`` metrics; cheap enough to stay on for every request.
+
+    Runs inside the request-id stage, which records the response status.
+    """
 
     def __init__(self, app: ASGIApp, metrics: KernelMetrics) -> None:
         self.app = app
@@ -35,22 +39,14 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        code = 500
-
-        async def recording_send(message: Message) -> None:
-            nonlocal code
-            if message["type"] == "http.response.start":
-                code = message["status"]
-            await send(message)
-
         in_flight = self.metrics.in_flight
         in_flight.inc()
         try:
-            await self.app(scope, receive, recording_send)
+            await self.app(scope, receive, send)
         finally:
             in_flight.dec()
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            key = (route_template(scope), method, str(code))
+            key = (route_template(scope), method, str(response_status(scope) or 500))
             children = self._children.get(key)
             if children is None:
                 children = (

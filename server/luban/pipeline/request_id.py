@@ -10,6 +10,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from luban.observability.logging import request_id_var
 
 HEADER = b"x-request-id"
+# The response's status, set when it starts: 101 for an accepted WebSocket, 403 for one
+# closed before it was accepted. Read by the metrics, audit and error stages, so only this
+# stage wraps ``send``.
+STATUS_KEY = "luban.response_status"
 MAX_LENGTH = 128
 _ALLOWED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/+=-")
 # Ids are a random per-process prefix plus a counter: unique, and cheaper than urandom per request.
@@ -39,8 +43,17 @@ def request_id_of(scope: Scope) -> str:
     return str(scope.get("state", {}).get("request_id", "-"))
 
 
+def response_status(scope: Scope) -> int | None:
+    """The status the response started with (None while it has not started)."""
+    status: int | None = scope.get(STATUS_KEY)
+    return status
+
+
 class RequestIdMiddleware:
-    """Assigns the id, exposes it to logs and ``request.state``, and echoes it on the response."""
+    """Assigns the id, exposes it to logs and ``request.state``, and echoes it on the response.
+
+    Its ``send`` wrapper also records the response status in the scope (``STATUS_KEY``).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -55,12 +68,20 @@ class RequestIdMiddleware:
         token = request_id_var.set(text)
 
         async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == "http.response.start":
+                scope[STATUS_KEY] = message["status"]
                 headers = message.get("headers")
                 if isinstance(headers, list):
                     headers.append((HEADER, rid))
                 else:
                     message["headers"] = [*(headers or ()), (HEADER, rid)]
+            elif kind == "websocket.http.response.start":
+                scope[STATUS_KEY] = message["status"]
+            elif kind == "websocket.accept":
+                scope[STATUS_KEY] = 101
+            elif kind == "websocket.close" and STATUS_KEY not in scope:
+                scope[STATUS_KEY] = 403
             await send(message)
 
         try:

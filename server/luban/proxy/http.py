@@ -127,11 +127,9 @@ async def relay_http(
         raise error from None
     except InvalidHeader:
         raise APIError(400, "a request header contains a line break or NUL", "BadRequest") from None
-    metrics.upstream_latency.labels(cluster, *labels, str(response.status)).observe(
-        time.perf_counter() - started
-    )
+    metrics.latency(cluster, *labels, str(response.status)).observe(time.perf_counter() - started)
     if sent[0]:
-        metrics.bytes.labels(cluster, "upstream").inc(sent[0])
+        metrics.relayed(cluster, "upstream").inc(sent[0])
     try:
         await _relay_response(scope, receive, send, response, long_running, limit, options, metrics)
     finally:
@@ -149,7 +147,7 @@ async def _relay_response(
     metrics: ProxyMetrics,
 ) -> None:
     headers = downstream_response_headers(response.headers)
-    cluster_bytes = metrics.bytes.labels(_cluster_of(scope), "downstream")
+    cluster_bytes = metrics.relayed(_cluster_of(scope), "downstream")
     length = response.content_length
     if response.complete or (
         not long_running and length is not None and length <= options.small_body

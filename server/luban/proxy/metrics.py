@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from luban.observability.metrics import LATENCY_BUCKETS
+
+# ``labels()`` costs more than the observation itself; children are kept per label set, up
+# to this many (label values come from requests, so the cache must not grow without bound).
+MAX_CACHED_CHILDREN = 4096
 
 
 class ProxyMetrics:
@@ -38,3 +44,21 @@ class ProxyMetrics:
             ["cluster", "reason"],
             registry=registry,
         )
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def latency(self, cluster: str, verb: str, resource: str, code: str) -> Any:
+        """The upstream-latency child for these labels."""
+        return self._child(self.upstream_latency, (cluster, verb, resource, code))
+
+    def relayed(self, cluster: str, direction: str) -> Any:
+        """The bytes-relayed child for ``direction`` (``upstream`` or ``downstream``)."""
+        return self._child(self.bytes, (cluster, direction))
+
+    def _child(self, family: Any, labels: tuple[str, ...]) -> Any:
+        key = (id(family), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = family.labels(*labels)
+            if len(self._children) < MAX_CACHED_CHILDREN:
+                self._children[key] = child
+        return child

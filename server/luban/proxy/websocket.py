@@ -67,8 +67,8 @@ async def relay_websocket(
     await send({"type": "websocket.accept", "subprotocol": ws.protocol})
     gauge = metrics.open_websockets.labels(upstream.name)
     gauge.inc()
-    up_bytes = metrics.bytes.labels(upstream.name, "upstream")
-    down_bytes = metrics.bytes.labels(upstream.name, "downstream")
+    up_bytes = metrics.relayed(upstream.name, "upstream")
+    down_bytes = metrics.relayed(upstream.name, "downstream")
     to_upstream = asyncio.ensure_future(_client_to_upstream(receive, ws, up_bytes))
     to_client = asyncio.ensure_future(_upstream_to_client(send, ws, down_bytes))
     try:

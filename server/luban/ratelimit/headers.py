@@ -7,6 +7,7 @@ quota is whole again (``t``). Several policies are comma-separated list members.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from aiolimiter import AsyncLimiter
@@ -19,6 +20,7 @@ STATE_HEADER = b"ratelimit"
 REJECTED_BY_HEADER = b"x-luban-ratelimit-policy"
 
 
+@functools.lru_cache(maxsize=1024)
 def _sf_string(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -28,6 +30,7 @@ def whole_seconds(seconds: float) -> int:
     return max(math.ceil(seconds - 1e-9), 0)
 
 
+@functools.lru_cache(maxsize=1024)
 def policy_item(name: str, rate: Rate) -> str:
     """One ``RateLimit-Policy`` member."""
     return f"{_sf_string(name)};q={int(rate.burst)};w={max(whole_seconds(rate.window), 1)}"
