@@ -46,12 +46,45 @@ async def test_watch_caller_leaving_closes_the_upstream_watch(
     assert upstream.stream_ends[-1] - left < 1.0
 
 
+def test_watch_caller_leaving_closes_the_embedded_clusters_watch(embedded: Embedded) -> None:
+    kernel, hub, namespace = embedded.kernel, embedded.cluster.hub, "leave"
+
+    # Counted on the cluster's loop (its watcher sets change there), in this test's namespace
+    # only: other tests' configmap watches may still be winding down.
+    async def count() -> int:
+        return hub.open_watches_on("/configmaps", namespace)
+
+    def open_watches() -> int:
+        return embedded.loop.run(count())
+
+    with httpx.Client(base_url=kernel.url, verify=kernel.verify, headers=kernel.auth) as client:
+        created = client.post("/api/v1/namespaces", json={"metadata": {"name": namespace}})
+        assert created.status_code == 201, created.text
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        client.post(path, json={"metadata": {"name": "before"}}).raise_for_status()
+        with client.stream("GET", path + "?watch=true") as response:
+            # Hold the line iterator: httpx hangs up when a half-read iterator is dropped (its
+            # GeneratorExit reaches httpcore, which closes the connection on any exception), so
+            # ``next(response.iter_lines())`` would be this caller leaving, not staying.
+            lines = response.iter_lines()
+            first = next(lines)
+            assert response.status_code == 200, first
+            assert '"type":"ADDED"' in first.replace(" ", ""), first
+            assert open_watches() == 1
+            client.post(path, json={"metadata": {"name": "during"}}).raise_for_status()
+            assert '"name":"during"' in next(lines).replace(" ", "")  # still relayed live
+            assert open_watches() == 1
+        # Leaving the block closes the caller's connection mid-watch.
+        assert wait_until(lambda: open_watches() == 0, 1.0), open_watches()
+
+
 def test_large_list_caller_leaving_closes_the_upstream_request(
     client: httpx.Client, upstreams: Upstreams
 ) -> None:
     assert wait_until(lambda: upstreams.plain.open_streams == 0, 5)
     with client.stream("GET", f"/api/v1/big?n={1 << 33}") as response:  # 8 GiB: never finishes
-        for _ in zip(range(4), response.iter_raw(), strict=False):
+        chunks = response.iter_raw()  # held: a dropped half-read iterator hangs up (see above)
+        for _ in zip(range(4), chunks, strict=False):
             pass
         assert upstreams.plain.open_streams == 1
     assert wait_until(lambda: upstreams.plain.open_streams == 0, 1.0)

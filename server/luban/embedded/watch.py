@@ -96,9 +96,13 @@ class WatchHub:
         """How many watches are open."""
         return sum(len(watchers) for watchers in self._by_type.values())
 
-    def open_watches_on(self, type_key: str) -> int:
-        """How many watches on one type (``/configmaps``, ``apps/deployments``) are open."""
-        return len(self._by_type.get(type_key, ()))
+    def open_watches_on(self, type_key: str, namespace: str | None = None) -> int:
+        """How many watches on one type (``/configmaps``, ``apps/deployments``) are open,
+        or only those scoped to ``namespace`` when given."""
+        watchers = self._by_type.get(type_key, ())
+        if namespace is None:
+            return len(watchers)
+        return sum(1 for watcher in watchers if watcher.namespace == namespace)
 
     def subscribe(
         self,
