@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import stat
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvloop
 import yaml
 
 from luban.embedded.cluster import EmbeddedCluster
@@ -30,6 +32,15 @@ from tests.proxy.upstreams import (
 EXEC_TOKEN = "exec-plugin-token-91"
 BOB_TOKEN = "bob-static-token-77"
 ALLOWED_ORIGIN = "https://console.example"
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The relay client's own tests run on asyncio's loop and on uvloop (the kernel's)."""
+    if item.path.name == "test_client.py":
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 @dataclass
