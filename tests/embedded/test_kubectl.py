@@ -1,15 +1,18 @@
-"""The kubectl scenario of issue #3, with the pinned kubectl against ``luban cluster serve``."""
+"""The kubectl scenario of issue #3 against ``luban cluster serve``, once per kubectl version
+(1.37 pinned, 1.32 when installed: see tests/kubectls.py), each on a fresh cluster."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.embedded.conftest import Kubectl
+from tests.procs import run_cluster
 
 MANIFESTS = """
 apiVersion: apps/v1
@@ -80,6 +83,13 @@ spec:
               image: {type: string}
               replicas: {type: integer, minimum: 1, maximum: 10}
 """
+
+
+@pytest.fixture(scope="module")
+def kctl(scenario_kubectl: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+    """``scenario_kubectl`` against its own cluster: the steps below build on each other."""
+    with run_cluster(tmp_path_factory.mktemp("cluster") / "data") as cluster:
+        yield Kubectl(scenario_kubectl, cluster.kubeconfig, tmp_path_factory.mktemp("kubectl-home"))
 
 
 def test_namespace_and_apply(kctl: Kubectl) -> None:

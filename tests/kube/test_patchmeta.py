@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from luban.kube.applyshapes import map_kind_from_schema
 from luban.kube.patchmeta import (
     ListStrategy,
     known_kind,
@@ -11,6 +12,8 @@ from luban.kube.patchmeta import (
     list_strategy_from_schema,
     replaces_map,
     retains_keys,
+    schema_at,
+    schema_items,
     strategic_list_strategy,
 )
 
@@ -155,3 +158,16 @@ def test_from_schema() -> None:
     assert list_strategy_from_schema(schema, ("spec", "plain")) is None
     assert list_strategy_from_schema(schema, ("spec", "missing")) is None
     assert list_strategy_from_schema(schema, ("spec",)) is None
+
+    # the same walk answers apply's map kinds (one walker for both)
+    tags = {"type": "array", "x-kubernetes-list-type": "set"}
+    assert schema_at(schema, ("spec", "byName", "anykey", "tags")) == tags
+    route = schema_items(schema_at(schema, ("spec", "routes")))
+    assert route is not None
+    assert route["type"] == "object"
+    assert schema_at(schema, ("spec", "routes", "name")) is None
+    map_kind = map_kind_from_schema(schema)
+    assert map_kind(("spec",)) == "struct"
+    assert map_kind(("spec", "byName")) == "map"
+    assert map_kind(("spec", "routes")) == "struct"
+    assert map_kind(("metadata", "labels")) == "map"

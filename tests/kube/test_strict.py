@@ -7,13 +7,12 @@ from typing import Any
 
 from luban.kube.strict import (
     MAX_REPORTED,
-    go_quote,
     prune_unknown,
     prune_with_unknown,
-    strict_error_message,
     unknown_field_message,
     unknown_fields,
 )
+from luban.kube.strictdecoding import StrictErrors, strict_error_message
 
 
 def _deployment() -> dict[str, Any]:
@@ -247,19 +246,13 @@ def test_deep_nesting_does_not_exhaust_the_stack() -> None:
 
 
 def test_messages_match_the_api_server() -> None:
-    assert strict_error_message("Deployment", "v1", ["spec.replicass"]) == (
+    one = StrictErrors(fields=(unknown_field_message("spec.replicass"),))
+    assert strict_error_message("Deployment", "v1", one) == (
         'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: '
         'unknown field "spec.replicass"'
     )
-    assert strict_error_message("Pod", "v1", ["a", "b[0].c"]).endswith(
+    two = StrictErrors(fields=(unknown_field_message("a"), unknown_field_message("b[0].c")))
+    assert strict_error_message("Pod", "v1", two).endswith(
         'strict decoding error: unknown field "a", unknown field "b[0].c"'
     )
     assert unknown_field_message("metadata.labelz") == 'unknown field "metadata.labelz"'
-
-
-def test_go_quote() -> None:
-    assert go_quote('a"b\\c') == '"a\\"b\\\\c"'
-    assert go_quote("tab\there\n") == '"tab\\there\\n"'
-    assert go_quote("\x01\x7f\u0085\u200b") == '"\\x01\\x7f\\u0085\\u200b"'
-    assert go_quote("héllo ✓") == '"héllo ✓"'
-    assert go_quote("\U000e0001") == '"\\U000e0001"'

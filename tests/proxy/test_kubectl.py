@@ -1,9 +1,9 @@
 """The kubectl scenario of issue #3, unchanged, through ``luban serve`` (the proxy) against
-the embedded cluster it starts: the same test functions, with ``kctl`` pointing at the kernel."""
+the embedded cluster it starts: the same test functions, with ``kctl`` pointing at the kernel,
+once per kubectl version (tests/kubectls.py), each with its own kernel."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,17 +15,26 @@ from tests.procs import KernelProcess, run_kernel
 
 
 @pytest.fixture(scope="module")
-def scenario_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelProcess]:
-    """``luban serve`` with its default upstream: the embedded cluster it starts itself."""
+def scenario_kernel(
+    scenario_kubectl: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KernelProcess]:
+    """``luban serve`` with its default upstream: the embedded cluster it starts itself.
+
+    Fresh for each ``scenario_kubectl`` (hence the otherwise unused parameter).
+    """
     with run_kernel(tmp_path_factory.mktemp("kubectl-kernel") / "data") as process:
         yield process
 
 
 @pytest.fixture(scope="module")
-def kctl(scenario_kernel: KernelProcess, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    """The pinned kubectl with the kernel's admin kubeconfig."""
+def kctl(
+    scenario_kubectl: Path,
+    scenario_kernel: KernelProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Kubectl:
+    """``scenario_kubectl`` with the kernel's admin kubeconfig."""
     return Kubectl(
-        Path(sys.executable).parent / "kubectl",
+        scenario_kubectl,
         scenario_kernel.kubeconfig,
         tmp_path_factory.mktemp("kubectl-home"),
     )

@@ -14,8 +14,16 @@ import yaml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from luban.embedded.bodies import media_type, read_body, read_object
+from luban.embedded.bodies import media_type, read_body
 from luban.embedded.defaults import DefaultsContext, apply_defaults, normalize
+from luban.embedded.fieldvalidation import (
+    FieldCheck,
+    apply_duplicates,
+    field_validation,
+    load_apply,
+    patch_check,
+    read_checked_object,
+)
 from luban.embedded.listing import (
     Snapshots,
     decode_continue,
@@ -31,6 +39,7 @@ from luban.embedded.objects import (
     now_rfc3339,
     stamp_create,
 )
+from luban.embedded.podstreams import POD_STREAMS, pod_stream
 from luban.embedded.registry import CRD_KEY, NAMESPACE_KEY, Registry, type_key
 from luban.embedded.store import Event, Store, Stored, Write
 from luban.embedded.table import build_table, table_version, wants_table
@@ -59,7 +68,7 @@ from luban.kube.requestinfo import RequestInfo
 from luban.kube.resources import ResourceType
 from luban.kube.schema import apply_defaults as schema_defaults
 from luban.kube.schema import prune_with_paths, validate, validate_crd
-from luban.kube.strict import prune_with_unknown, strict_error_message, unknown_field_message
+from luban.kube.strict import prune_with_unknown
 from luban.kube.validation import (
     FieldError,
     invalid_status,
@@ -160,6 +169,9 @@ class ResourceAPI:
         verb = info.verb
         if sub in ("status", "scale", "finalize"):
             return await self._subresource(request, rt, namespace, info.name, sub, verb)
+        if sub in POD_STREAMS and rt.group == "" and rt.resource == "pods":
+            pod = self._lookup(rt, namespace, info.name).obj
+            return pod_stream(pod, sub, request.query_params, self._node)
         if sub:
             raise method_not_supported(rt.resource + "/" + sub, rt.group, verb)
         if verb == "get":
@@ -224,6 +236,10 @@ class ResourceAPI:
         if stored is None:
             raise not_found(rt.resource, rt.group, name)
         return stored
+
+    def _node(self, name: str) -> dict[str, Any] | None:
+        stored = self.store.get("/nodes", "", name)
+        return stored.obj if stored is not None else None
 
     def _get(self, request: Request, rt: ResourceType, namespace: str, name: str) -> Response:
         return self._respond(request, rt, self._lookup(rt, namespace, name))
@@ -465,12 +481,12 @@ class ResourceAPI:
             )
 
     def _validate(
-        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, validation: str
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, check: FieldCheck
     ) -> list[str]:
         """Validate ``obj`` (dropping unknown fields, defaulting custom resources).
 
-        ``validation`` is the request's fieldValidation: unknown fields are an error under
-        ``Strict`` (400, at decode time like the real server), a warning under ``Warn``
+        ``check`` carries the request's fieldValidation: unknown (and duplicate) fields are an
+        error under ``Strict`` (at decode time like the real server), a warning under ``Warn``
         (the default) and silently dropped under ``Ignore``. Returns the warnings.
         """
         unknown: list[str] = []
@@ -482,10 +498,7 @@ class ResourceAPI:
             pruned_custom, unknown = prune_with_paths(obj, rt.schema)
             obj.clear()
             obj.update(schema_defaults(pruned_custom, rt.schema))
-        if unknown and validation == "Strict":
-            version = rt.api_version.rpartition("/")[2]
-            raise bad_request(strict_error_message(rt.kind, version, unknown))
-        warnings = [unknown_field_message(p) for p in unknown] if validation == "Warn" else []
+        warnings = check.report(rt, unknown)
         meta = metadata_of(obj)
         name = str(meta.get("name") or meta.get("generateName") or "")
         errors: list[FieldError] = []
@@ -513,12 +526,12 @@ class ResourceAPI:
         return events
 
     async def _create(self, request: Request, rt: ResourceType, namespace: str) -> Response:
-        obj = await read_object(request, self.options.max_body_bytes)
+        obj, check = await read_checked_object(request, self.options.max_body_bytes)
         dry_run = self._dry_run(request)
         check_type_meta(obj, rt)
         normalize(rt.group, rt.kind, obj)
         stamp_create(obj, rt, namespace)
-        warnings = self._validate(rt, obj, None, _field_validation(request))
+        warnings = self._validate(rt, obj, None, check)
         name = obj["metadata"]["name"]
         self._check_namespace(rt, namespace)
         if self.store.get(type_key(rt), namespace, name) is not None:
@@ -536,7 +549,7 @@ class ResourceAPI:
     async def _update(
         self, request: Request, rt: ResourceType, namespace: str, name: str, sub: str = ""
     ) -> Response:
-        obj = await read_object(request, self.options.max_body_bytes)
+        obj, check = await read_checked_object(request, self.options.max_body_bytes)
         check_type_meta(obj, rt)
         meta = metadata_of(obj)
         if meta.get("name") and meta["name"] != name:
@@ -551,7 +564,7 @@ class ResourceAPI:
             )
         meta["name"] = name
         return await self._store_update(
-            request, rt, namespace, name, obj, sub, self._manager(request)
+            request, rt, namespace, name, obj, sub, self._manager(request), check=check
         )
 
     async def _store_update(
@@ -564,6 +577,7 @@ class ResourceAPI:
         sub: str,
         manager: str,
         operation: str = "Update",
+        check: FieldCheck | None = None,
     ) -> Response:
         dry_run = self._dry_run(request)
         old = self._lookup(rt, namespace, name)
@@ -573,8 +587,11 @@ class ResourceAPI:
         # An unconditional update (no resourceVersion) applies to the current version.
         metadata_of(obj)["resourceVersion"] = str(old.rv)
         normalize(rt.group, rt.kind, obj)
+        if not rt.custom and sub != "status":
+            apply_defaults(rt.group, rt.kind, obj, self.defaults, old.obj)
         new = carry_over(obj, old.copy(), rt, sub)
-        warnings = self._validate(rt, new, old.obj, _field_validation(request))
+        check = check or FieldCheck(field_validation(request))
+        warnings = self._validate(rt, new, old.obj, check)
         if operation == "Update":
             new = ssa.record_update(
                 old.obj, new, manager, "Update", self._strategy(rt), **self._fields(rt, sub)
@@ -611,6 +628,7 @@ class ResourceAPI:
                 f"{', '.join(PATCH_TYPES)}",
                 "UnsupportedMediaType",
             )
+        validation = field_validation(request)
         body = await read_body(request, self.options.max_body_bytes)
         manager = self._manager(request)
         if kind == "apply":
@@ -654,7 +672,10 @@ class ResourceAPI:
             raise bad_request(
                 "metadata.name: Invalid value: the name may not be changed by a patch"
             )
-        return await self._store_update(request, rt, namespace, name, patched, sub, manager)
+        check = patch_check(validation, kind, body, patch, patched)
+        return await self._store_update(
+            request, rt, namespace, name, patched, sub, manager, check=check
+        )
 
     async def _apply(
         self,
@@ -670,8 +691,9 @@ class ResourceAPI:
             raise bad_request(
                 "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests"
             )
+        validation = field_validation(request)
         try:
-            applied = yaml.safe_load(body)
+            applied, repeated = load_apply(body, validation)
         except yaml.YAMLError:
             raise bad_request(
                 "error decoding YAML: the apply configuration is not valid YAML"
@@ -704,10 +726,12 @@ class ResourceAPI:
             raise APIError(
                 409, conflict_status["message"], "Conflict", conflict_status.get("details")
             ) from None
+        repeated_warnings = apply_duplicates(validation, repeated)
         if old is None:
             dry_run = self._dry_run(request)
+            normalize(rt.group, rt.kind, result)
             stamp_create(result, rt, namespace)
-            warnings = self._validate(rt, result, None, _field_validation(request))
+            warnings = repeated_warnings + self._validate(rt, result, None, FieldCheck(validation))
             self._check_namespace(rt, namespace)
             if not rt.custom:
                 apply_defaults(rt.group, rt.kind, result, self.defaults)
@@ -716,7 +740,10 @@ class ResourceAPI:
             events = await self._commit([Write(type_key(rt), namespace, name, result)], False)
             return _with_warnings(self._respond(request, rt, events[0].stored, 201), warnings)
         result["metadata"]["resourceVersion"] = ""
-        return await self._store_update(request, rt, namespace, name, result, sub, manager, "Apply")
+        response = await self._store_update(
+            request, rt, namespace, name, result, sub, manager, "Apply", FieldCheck(validation)
+        )
+        return _with_warnings(response, repeated_warnings)
 
     # -- delete ------------------------------------------------------------------------------
 
@@ -863,16 +890,6 @@ def _without_meta(schema: dict[str, Any]) -> dict[str, Any]:
     properties = dict(schema.get("properties") or {})
     properties.pop("metadata", None)
     return {**schema, "properties": properties}
-
-
-def _field_validation(request: Request) -> str:
-    value = request.query_params.get("fieldValidation", "") or "Warn"
-    if value not in ("Ignore", "Warn", "Strict"):
-        raise bad_request(
-            f'fieldValidation: Unsupported value: "{value}": supported values: "Ignore", '
-            '"Strict", "Warn"'
-        )
-    return value
 
 
 def _wants_yaml(accept: str) -> bool:

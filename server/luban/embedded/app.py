@@ -12,15 +12,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from luban.embedded.api import ResourceAPI
 from luban.embedded.auth.gate import ClusterSecurity
 from luban.embedded.discovery import Discovery, accepts_aggregated
 from luban.embedded.openapi import OpenAPIDocuments
 from luban.embedded.openapi_http import openapi_routes
+from luban.embedded.podstreams import POD_STREAMS
 from luban.kube.errors import APIError
-from luban.kube.requestinfo import parse_request_info
+from luban.kube.requestinfo import RequestInfo, parse_request_info
 from luban.status import StatusResponse, send_status
 
 logger = logging.getLogger("luban.embedded")
@@ -28,6 +29,7 @@ logger = logging.getLogger("luban.embedded")
 KUBERNETES_VERSION = ("1", "36", "v1.36.0+luban")
 MAX_HEADER_BYTES = 1024 * 1024
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+WEBSOCKET_KEY = "luban.websocket"  # set on the HTTP scope a WebSocket handshake is served as
 
 
 def version_info() -> dict[str, str]:
@@ -55,6 +57,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return StatusResponse(
         exc.status_code, messages.get(exc.status_code, exc.detail), headers=exc.headers
     )
+
+
+def _takes_upgrade(info: RequestInfo) -> bool:
+    return not info.api_group and info.resource == "pods" and info.subresource in POD_STREAMS
+
+
+def _as_denial(send: Send) -> Send:
+    """``send`` for an HTTP answer to a WebSocket handshake (the ASGI denial extension)."""
+
+    async def denial_send(message: Message) -> None:
+        await send({**message, "type": "websocket." + message["type"]})
+
+    return denial_send
 
 
 class ClusterApp:
@@ -88,8 +103,10 @@ class ClusterApp:
         if scope["type"] == "lifespan":
             await self.router(scope, receive, send)
             return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 1008, "reason": "not supported"})
             return
         size = 0
         for name, value in scope["headers"]:
@@ -112,12 +129,32 @@ class ClusterApp:
             return
         await self.router(scope, receive, send)
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade, answered with the HTTP response its request gets.
+
+        Only the pod streams take upgrades, and without kubelets they always answer before
+        upgrading (so ``kubectl exec`` shows why, as with a real server). The answer goes
+        back as the handshake's denial response.
+        """
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008, "reason": "not supported"})
+            return
+        as_http = {**scope, "type": "http", "method": "GET", WEBSOCKET_KEY: True}
+        await self(as_http, receive, _as_denial(send))
+
     async def _api(self, request: Request) -> Response:
         path = request.url.path
         try:
             if any(part in (".", "..") for part in path.split("/")) or "//" in path:
                 raise APIError(400, f"invalid path: {path}", "BadRequest")
             info = parse_request_info(request.method, path, request.query_params)
+            if request.scope.get(WEBSOCKET_KEY) and not _takes_upgrade(info):
+                raise APIError(
+                    400,
+                    "WebSocket upgrades are served only for pods/log, exec, attach and "
+                    "portforward (watch over HTTP instead)",
+                    "BadRequest",
+                )
             if info.is_resource_request:
                 served = await self.security.serve(request, info)  # reviews, TokenRequest
                 return served or await self.api.handle(request, info)

@@ -8,12 +8,14 @@ Deployment its replicas and rollout strategy.
 from __future__ import annotations
 
 import base64
+import copy
 import ipaddress
 import itertools
 from collections.abc import Callable
 from typing import Any
 
 _SERVICE_NET = ipaddress.ip_network("10.96.0.0/12")
+_OMIT_WHEN_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences")
 
 
 class ClusterIPAllocator:
@@ -68,15 +70,63 @@ def _pod(obj: dict[str, Any], ctx: DefaultsContext) -> None:
     status.setdefault("qosClass", "BestEffort")
 
 
+def _rolling(spec: dict[str, Any], key: str, surge: object, unavailable: object) -> None:
+    """A rolling update strategy under ``spec[key]``, filled in like ``SetDefaults_*`` do.
+
+    Clients send ``strategy: {}`` (kubectl create deployment does), so each field is
+    defaulted on its own rather than the whole strategy only when absent.
+    """
+    strategy = spec.get(key)
+    if not isinstance(strategy, dict):
+        strategy = spec[key] = {}
+    if not strategy.get("type"):
+        strategy["type"] = "RollingUpdate"
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.get("rollingUpdate")
+        if not isinstance(rolling, dict):
+            rolling = strategy["rollingUpdate"] = {}
+        rolling.setdefault("maxUnavailable", unavailable)
+        rolling.setdefault("maxSurge", surge)
+
+
 def _deployment(obj: dict[str, Any], ctx: DefaultsContext) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
+    _rolling(spec, "strategy", "25%", "25%")
     spec.setdefault("revisionHistoryLimit", 10)
     spec.setdefault("progressDeadlineSeconds", 600)
-    spec.setdefault(
-        "strategy",
-        {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-    )
+    _template(obj, "spec", "template", "spec")
+
+
+def _daemonset(obj: dict[str, Any], ctx: DefaultsContext) -> None:
+    spec = obj.setdefault("spec", {})
+    _rolling(spec, "updateStrategy", 0, 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _template(obj, "spec", "template", "spec")
+
+
+def _statefulset(obj: dict[str, Any], ctx: DefaultsContext) -> None:
+    spec = obj.setdefault("spec", {})
+    if not spec.get("podManagementPolicy"):
+        spec["podManagementPolicy"] = "OrderedReady"
+    strategy = spec.get("updateStrategy")
+    if not isinstance(strategy, dict):
+        strategy = spec["updateStrategy"] = {}
+    if not strategy.get("type"):
+        strategy["type"] = "RollingUpdate"
+        if not isinstance(strategy.get("rollingUpdate"), dict):
+            strategy["rollingUpdate"] = {}
+    rolling = strategy.get("rollingUpdate")
+    if strategy["type"] == "RollingUpdate" and isinstance(rolling, dict):
+        rolling.setdefault("partition", 0)
+    retention = spec.get("persistentVolumeClaimRetentionPolicy")
+    if not isinstance(retention, dict):
+        retention = spec["persistentVolumeClaimRetentionPolicy"] = {}
+    for key in ("whenDeleted", "whenScaled"):
+        if not retention.get(key):
+            retention[key] = "Retain"
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
     _template(obj, "spec", "template", "spec")
 
 
@@ -156,16 +206,25 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[dict[str, Any], DefaultsContext], N
     ("", "ReplicationController"): _replicated,
     ("", "PodTemplate"): lambda obj, ctx: _template(obj, "template", "spec"),
     ("apps", "Deployment"): _deployment,
-    ("apps", "StatefulSet"): _replicated,
+    ("apps", "StatefulSet"): _statefulset,
     ("apps", "ReplicaSet"): _replicated,
-    ("apps", "DaemonSet"): _templated,
+    ("apps", "DaemonSet"): _daemonset,
     ("batch", "Job"): _templated,
     ("batch", "CronJob"): _cronjob,
 }
 
 
 def normalize(group: str, kind: str, obj: dict[str, Any]) -> None:
-    """Conversions every write of a type goes through (a Secret's stringData into data)."""
+    """Conversions every write of a type goes through (a Secret's stringData into data).
+
+    Empty metadata maps and lists are dropped, as the real server's ``omitempty`` encoding of
+    ObjectMeta does (a patch leaving ``annotations: {}`` must not show up in ``kubectl diff``).
+    """
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        for key in _OMIT_WHEN_EMPTY:
+            if key in meta and meta[key] in ({}, []):
+                del meta[key]
     if group == "" and kind == "Secret" and isinstance(obj.get("stringData"), dict):
         raw = obj.get("data")
         data: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -174,8 +233,46 @@ def normalize(group: str, kind: str, obj: dict[str, Any]) -> None:
         obj["data"] = data
 
 
-def apply_defaults(group: str, kind: str, obj: dict[str, Any], ctx: DefaultsContext) -> None:
-    """Fill in the defaults of a new built-in object, in place."""
+def _keep_allocations(spec: dict[str, Any], old: dict[str, Any]) -> None:
+    """An update keeps the Service's cluster IPs and node ports it does not set
+    (``patchAllocatedValues``), so ``kubectl replace`` of the original manifest works."""
+    if spec.get("type", "ClusterIP") == "ExternalName" or old.get("type") == "ExternalName":
+        return
+    for key in ("clusterIP", "clusterIPs"):
+        if not spec.get(key) and old.get(key):
+            spec[key] = copy.deepcopy(old[key])
+    old_ports = {
+        (p.get("port"), p.get("protocol", "TCP")): p["nodePort"]
+        for p in old.get("ports") or ()
+        if isinstance(p, dict) and p.get("nodePort")
+    }
+    for port in spec.get("ports") or ():
+        if isinstance(port, dict) and not port.get("nodePort"):
+            found = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+            if found:
+                port["nodePort"] = found
+
+
+def apply_defaults(
+    group: str,
+    kind: str,
+    obj: dict[str, Any],
+    ctx: DefaultsContext,
+    old: dict[str, Any] | None = None,
+) -> None:
+    """Fill in the defaults of a built-in object, in place.
+
+    The real server defaults every object it decodes, so updates (``old`` given) are
+    defaulted too; only what creation alone decides (a namespace's finalizers and phase,
+    a Service's allocations) comes from ``old`` instead.
+    """
+    if old is not None and group == "":
+        if kind == "Namespace":
+            labels = obj.setdefault("metadata", {}).setdefault("labels", {})
+            labels["kubernetes.io/metadata.name"] = obj["metadata"].get("name", "")
+            return
+        if kind == "Service" and isinstance(obj.get("spec"), dict):
+            _keep_allocations(obj["spec"], old.get("spec") or {})
     defaulter = _DEFAULTERS.get((group, kind))
     if defaulter is not None:
         defaulter(obj, ctx)

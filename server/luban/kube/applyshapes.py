@@ -11,6 +11,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from luban.kube.patchmeta import schema_at, schema_items
 from luban.kube.structured import FieldPath, MapKind, MapKindFn
 
 # map[string]X fields: their keys are not struct fields (no "." implied for them).
@@ -86,7 +87,7 @@ def map_kind_from_schema(schema: Mapping[str, Any]) -> MapKindFn:
     def map_kind(path: FieldPath) -> MapKind:
         if path and path[0] == "metadata":
             return meta(path)
-        node = _schema_node(schema, path)
+        node = schema_items(schema_at(schema, path))
         if node is None:
             return "map"
         if node.get("x-kubernetes-map-type") == "atomic":
@@ -94,28 +95,6 @@ def map_kind_from_schema(schema: Mapping[str, Any]) -> MapKindFn:
         return "struct" if isinstance(node.get("properties"), Mapping) or not path else "map"
 
     return map_kind
-
-
-def _schema_items(node: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    while node is not None and node.get("type") == "array":
-        items = node.get("items")
-        node = items if isinstance(items, Mapping) else None
-    return node
-
-
-def _schema_node(schema: Mapping[str, Any], path: FieldPath) -> Mapping[str, Any] | None:
-    node: Mapping[str, Any] | None = schema
-    for name in path:
-        node = _schema_items(node)
-        if node is None:
-            return None
-        props = node.get("properties")
-        if isinstance(props, Mapping) and name in props:
-            node = props[name]
-            continue
-        extra = node.get("additionalProperties")
-        node = extra if isinstance(extra, Mapping) else None
-    return _schema_items(node)
 
 
 def is_builtin(api_version: str) -> bool:

@@ -14,6 +14,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from luban.kube.goquote import go_quote
+
 FIELD, KEY, VALUE, INDEX = 0, 1, 2, 3
 
 PathElement = tuple[int, Any]
@@ -281,37 +283,6 @@ def deserialize_element(s: str) -> PathElement | None:
     except (json.JSONDecodeError, TypeError) as e:
         raise ValueError(f"invalid FieldsV1 key {s!r}: {e}") from None
     return None
-
-
-def go_quote(s: str) -> str:
-    """Go's `%q` of a string."""
-    out = ['"']
-    for ch in s:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
 
 
 def _go_value_string(v: Any) -> str:

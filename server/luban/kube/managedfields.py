@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from luban.kube.fieldsets import FieldSet, go_quote
+from luban.kube.fieldsets import FieldSet
+from luban.kube.goquote import go_quote
 
 APPLY, UPDATE = "Apply", "Update"
 MAX_UPDATE_MANAGERS = 10

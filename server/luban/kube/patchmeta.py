@@ -404,21 +404,10 @@ def list_strategy_from_schema(
 ) -> ListStrategy | None:
     """Read ``x-kubernetes-list-type``/``-list-map-keys`` at ``path`` of an openAPIV3Schema.
 
-    Array levels are stepped through implicitly (paths omit list items) and a map's
-    ``additionalProperties`` stands for any key. None when the path leaves the schema or the
-    list declares no type (Kubernetes then treats it as atomic).
+    None when the path leaves the schema or the list declares no type (Kubernetes then
+    treats it as atomic).
     """
-    node: Mapping[str, Any] | None = schema
-    for name in path:
-        node = _items(node)
-        if node is None:
-            return None
-        props = node.get("properties")
-        if isinstance(props, Mapping) and name in props:
-            node = props[name]
-            continue
-        extra = node.get("additionalProperties")
-        node = extra if isinstance(extra, Mapping) else None
+    node = schema_at(schema, path)
     if node is None or node.get("type") != "array":
         return None
     list_type = node.get("x-kubernetes-list-type")
@@ -430,7 +419,28 @@ def list_strategy_from_schema(
     return None
 
 
-def _items(node: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+def schema_at(schema: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any] | None:
+    """The node of an openAPIV3Schema at ``path``; None when the path leaves the schema.
+
+    Array levels are stepped through implicitly (paths omit list items) and a map's
+    ``additionalProperties`` stands for any key.
+    """
+    node: Mapping[str, Any] | None = schema
+    for name in path:
+        node = schema_items(node)
+        if node is None:
+            return None
+        props = node.get("properties")
+        if isinstance(props, Mapping) and name in props:
+            node = props[name]
+            continue
+        extra = node.get("additionalProperties")
+        node = extra if isinstance(extra, Mapping) else None
+    return node
+
+
+def schema_items(node: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """``node`` itself, or for an array (of arrays...) the schema of its innermost items."""
     while node is not None and node.get("type") == "array":
         items = node.get("items")
         node = items if isinstance(items, Mapping) else None

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, TypeGuard
 
+from luban.kube.goquote import go_quote
 from luban.kube.validation import (
     FieldError,
     dns1035_label,
@@ -26,7 +27,6 @@ from luban.kube.validation import (
     forbidden,
     go_float,
     go_json,
-    go_quote,
     invalid,
     name_is_dns_subdomain,
     not_supported,

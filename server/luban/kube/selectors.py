@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from luban.kube.goquote import go_quote
+
 Operator = Literal["=", "==", "!=", "in", "notin", "exists", "!", "gt", "lt"]
 
 
@@ -89,27 +91,8 @@ def label_value_errors(value: str) -> list[str]:
     return errs
 
 
-def _go_quote(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
 def _invalid(path: str, value: str, errs: list[str]) -> str:
-    return f"{path}: Invalid value: {_go_quote(value)}: {'; '.join(errs)}"
+    return f"{path}: Invalid value: {go_quote(value)}: {'; '.join(errs)}"
 
 
 # --- label selectors ---
@@ -375,7 +358,7 @@ def _new_requirement(key: str, op: Operator, values: Iterable[str]) -> Requireme
         for i, v in enumerate(vals):
             if _parse_int64(v) is None:
                 errs.append(
-                    f"values[{i}]: Invalid value: {_go_quote(v)}: "
+                    f"values[{i}]: Invalid value: {go_quote(v)}: "
                     "for 'Gt', 'Lt' operators, the value must be an integer"
                 )
     for i, v in enumerate(vals):

@@ -22,6 +22,7 @@ from luban.embedded.openapi_schemas import (
     builtin_components,
     model_class,
 )
+from luban.kube.goquote import go_quote
 from luban.kube.resources import ResourceType
 
 MAX_REPORTED = 100
@@ -146,50 +147,6 @@ def prune_unknown(api_version: str, kind: str, obj: Mapping[str, Any]) -> dict[s
     return prune_with_unknown(api_version, kind, obj)[0]
 
 
-_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    "\\": "\\\\",
-    '"': '\\"',
-}
-
-
-def go_quote(text: str) -> str:
-    """``text`` quoted the way Go's ``%q`` / ``strconv.Quote`` does."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if 0xD800 <= code <= 0xDFFF:
-            ch, code = "\ufffd", 0xFFFD  # Go's JSON decoder replaces lone surrogates
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
 def unknown_field_message(path: str) -> str:
     """One strict error, also the text of its ``Warning`` under ``fieldValidation=Warn``."""
     return f"unknown field {go_quote(path)}"
-
-
-def strict_error_message(kind: str, version: str, paths: list[str]) -> str:
-    """The message of the 400 BadRequest a create or update with unknown fields gets under
-    ``fieldValidation=Strict`` (``kind`` and ``version`` as the body spells them)."""
-    errors = ", ".join(unknown_field_message(p) for p in paths)
-    return (
-        f"{kind} in version {go_quote(version)} cannot be handled as a {kind}: "
-        f"strict decoding error: {errors}"
-    )

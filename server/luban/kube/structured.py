@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 from luban.kube import fieldsets as fs
 from luban.kube.fieldsets import FieldSet, Path, PathElement
+from luban.kube.goquote import go_quote
 
 FieldPath = tuple[str, ...]
 MapKind = Literal["struct", "map", "atomic"]
@@ -95,7 +96,7 @@ class Shape:
         if not pairs:
             raise StructureError(
                 "associative list with keys has an element that omits all key fields ["
-                + " ".join(fs.go_quote(k) for k in keys)
+                + " ".join(go_quote(k) for k in keys)
                 + "] (and doesn't have default values for any key fields)"
             )
         return fs.key(pairs)

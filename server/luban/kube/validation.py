@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from luban.kube.goquote import go_quote
+
 REQUIRED = "FieldValueRequired"
 INVALID = "FieldValueInvalid"
 NOT_SUPPORTED = "FieldValueNotSupported"
@@ -56,31 +58,6 @@ NameValidator = Callable[[str, bool], list[str]]
 
 
 # --- Go formatting -------------------------------------------------------------------------
-
-
-def go_quote(s: str) -> str:
-    """Go's ``strconv.Quote`` (``%q``) for a string."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif not ch.isprintable() and o != 0x20:
-            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_GO_ESCAPES["\v"] = "\\v"
 
 
 def _digits(f: float) -> tuple[str, int]:
@@ -171,6 +148,25 @@ def go_json(v: Any) -> str:
     if isinstance(v, list | tuple):
         return "[" + ",".join(go_json(x) for x in v) + "]"
     return _json_str(str(v))
+
+
+def go_print(v: Any) -> str:
+    """Go's ``fmt`` ``%v`` (and ``%+v``) of a decoded JSON value: ``map[k:v ...]`` with sorted
+    keys, ``[a b]`` lists, strings bare, ``<nil>`` for null."""
+    if v is None:
+        return "<nil>"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return go_float(v)
+    if isinstance(v, Mapping):
+        items = sorted((str(k), val) for k, val in v.items())
+        return "map[" + " ".join(f"{k}:{go_print(val)}" for k, val in items) + "]"
+    if isinstance(v, list | tuple):
+        return "[" + " ".join(go_print(x) for x in v) + "]"
+    return str(v)
 
 
 def go_value(v: Any) -> str:
