@@ -38,6 +38,7 @@ from luban.proxy.metrics import ProxyMetrics
 from luban.ratelimit.limits import RateLimits
 from luban.ratelimit.reload import watch_config
 from luban.resources import CacheManager, ResourceAPI
+from luban.runtime import raise_open_file_limit, tune_garbage_collection
 from luban.status import StatusResponse
 
 SETTINGS_ENV = "LUBAN_SETTINGS_JSON"
@@ -195,5 +196,11 @@ def create_app(settings: Settings, routes: Sequence[BaseRoute] = ()) -> ASGIApp:
 
 
 def create_app_from_environment() -> ASGIApp:
-    """App factory for uvicorn worker processes: settings arrive as JSON in the environment."""
+    """App factory for uvicorn worker processes: settings arrive as JSON in the environment.
+
+    Workers are fresh interpreters (spawned): process settings the parent applied, such as
+    the garbage-collection thresholds, must be applied again here.
+    """
+    tune_garbage_collection()
+    raise_open_file_limit()
     return create_app(Settings.model_validate(orjson.loads(os.environ[SETTINGS_ENV])))

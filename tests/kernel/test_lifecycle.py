@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import threading
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.procs import REPO, run_kernel
 
@@ -129,3 +131,21 @@ def test_two_workers_serve_and_stop_cleanly(tmp_path: Path) -> None:
         )
         assert total == 20  # summed over both workers' shared metric files
         assert kernel.terminate() == 0
+
+
+def test_worker_factory_applies_the_process_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Workers are spawned interpreters: without this they ran with Python's default GC
+    # thresholds (measured: ~50% more CPU per proxied request with 2 workers).
+    import luban.app
+
+    monkeypatch.setenv(luban.app.SETTINGS_ENV, "{}")
+    created: list[object] = []
+    monkeypatch.setattr(luban.app, "create_app", created.append)
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        luban.app.create_app_from_environment()
+        assert gc.get_threshold() == (50_000, 50, 1000)
+    finally:
+        gc.set_threshold(*before)
+    assert len(created) == 1
