@@ -51,3 +51,15 @@ test_api_resources_and_explain = scenario.test_api_resources_and_explain
 test_delete_wait_and_namespace_deletion = scenario.test_delete_wait_and_namespace_deletion
 test_crd_deletion_removes_the_resource = scenario.test_crd_deletion_removes_the_resource
 test_every_kubectl_create_subcommand = scenario.test_every_kubectl_create_subcommand
+
+
+def test_exec_refused_upstream_shows_the_upstreams_reason(kctl: Kubectl) -> None:
+    # kubectl tries a WebSocket, falls back to SPDY when that is refused, and prints the SPDY
+    # answer: it must carry the upstream's reason, not the proxy's "use WebSockets".
+    kctl.run("create", "namespace", "exec-refused")
+    kctl.run("run", "idle", "-n", "exec-refused", "--image", "busybox:1", "--restart", "Never")
+    result = kctl.run("exec", "idle", "-n", "exec-refused", "--", "ls", check=False)
+    assert result.returncode != 0
+    assert "pod idle does not have a host assigned" in result.stderr, result.stderr
+    assert "SPDY" not in result.stderr, result.stderr
+    kctl.run("delete", "namespace", "exec-refused", "--wait=false")

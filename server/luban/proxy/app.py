@@ -10,7 +10,7 @@ from yarl import URL
 
 from luban.auth.user import UserInfo
 from luban.config import ProxyConfig, Settings
-from luban.kube.errors import APIError, bad_request, forbidden
+from luban.kube.errors import APIError, forbidden
 from luban.kube.requestinfo import RequestInfo
 from luban.pipeline.authentication import USER_KEY
 from luban.proxy.client import UpstreamError
@@ -24,17 +24,13 @@ from luban.proxy.http import RelayOptions, relay_http, upstream_error
 from luban.proxy.metrics import ProxyMetrics
 from luban.proxy.paths import PathFilter, resolve_target
 from luban.proxy.upstream import Upstream, UpstreamSpec, connect
-from luban.proxy.websocket import deny_websocket, relay_websocket
+from luban.proxy.websocket import deny_websocket, refuse_spdy, relay_websocket
 from luban.status import send_status
 
 logger = logging.getLogger("luban.proxy")
 
 DEFAULT_CLUSTER = "default"
 REQUEST_INFO_KEY = "luban.request_info"
-SPDY_MESSAGE = (
-    "SPDY upgrades are not supported by this server: use WebSockets "
-    "(kubectl 1.31+ uses WebSockets for exec, attach, port-forward and cp)"
-)
 
 
 def upstream_specs(settings: Settings) -> list[UpstreamSpec]:
@@ -96,8 +92,7 @@ class KubeProxy:
         if not self.filter.allows(route.path):
             raise APIError(403, f"the path {route.path} is not allowed by this proxy", "Forbidden")
         headers_in = scope["headers"]
-        if not websocket and _is_spdy_upgrade(headers_in):
-            raise bad_request(SPDY_MESSAGE)
+        spdy = not websocket and _is_spdy_upgrade(headers_in)
         if websocket:
             self._check_origin(headers_in)
         user: UserInfo | None = scope.get(USER_KEY)
@@ -130,6 +125,9 @@ class KubeProxy:
             url = URL(upstream.server + target.decode("latin-1"), encoded=True)
             await relay_websocket(scope, receive, send, upstream, url, text_headers(headers),
                                   self.metrics)  # fmt: skip
+            return
+        if spdy:
+            await refuse_spdy(send, upstream, target, headers, self.options.request_timeout)
             return
         long_running = _long_running(info, query)
         labels = (info.verb, info.resource) if info and info.is_resource_request else ("", "")

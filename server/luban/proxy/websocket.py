@@ -8,16 +8,21 @@ codes and reasons travel both ways; awaiting each send keeps backpressure end to
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
+import os
 
 import aiohttp
 from prometheus_client import Counter
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
+from luban.proxy.client import UpstreamError
+from luban.proxy.headers import downstream_response_headers
 from luban.proxy.metrics import ProxyMetrics
 from luban.proxy.upstream import Upstream
+from luban.status import send_status
 
 logger = logging.getLogger("luban.proxy")
 
@@ -30,6 +35,54 @@ async def deny_websocket(scope: Scope, send: Send, status: int, body: bytes) -> 
         await send({"type": "websocket.http.response.body", "body": body})
     else:
         await send({"type": "websocket.close", "code": 1008})
+
+
+SPDY_MESSAGE = (
+    "SPDY upgrades are not supported by this server: use WebSockets "
+    "(kubectl 1.31+ uses WebSockets for exec, attach, port-forward and cp)"
+)
+_PROBE_PROTOCOLS = b"v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io"
+_MAX_REFUSAL = 64 * 1024
+
+
+async def refuse_spdy(
+    send: Send,
+    upstream: Upstream,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    read_timeout: float,
+) -> None:
+    """Answer a SPDY upgrade: the upstream's own refusal, or a 400 asking for WebSockets.
+
+    kubectl falls back to SPDY when a WebSocket upgrade is refused, so the SPDY answer is
+    the one its user reads. A WebSocket handshake with the same request tells whether the
+    upstream would refuse it anyway (no such pod, no node, forbidden): then that Status is
+    the answer, as it would be without the proxy. Only an upgrade the upstream accepts (and
+    that is closed at once) gets the message about WebSockets.
+    """
+    key = base64.b64encode(os.urandom(16))
+    probe = [*headers, (b"Connection", b"Upgrade"), (b"Upgrade", b"websocket"),
+             (b"Sec-WebSocket-Version", b"13"), (b"Sec-WebSocket-Key", key),
+             (b"Sec-WebSocket-Protocol", _PROBE_PROTOCOLS)]  # fmt: skip
+    try:
+        response = await upstream.pool.request("GET", target, probe, read_timeout=read_timeout)
+    except (UpstreamError, TimeoutError):
+        await send_status(send, 400, SPDY_MESSAGE, "BadRequest")
+        return
+    try:
+        length = response.content_length
+        if response.status == 101 or (length is not None and length > _MAX_REFUSAL):
+            await send_status(send, 400, SPDY_MESSAGE, "BadRequest")
+            return
+        body = await response.read(read_timeout)
+    except (UpstreamError, TimeoutError):
+        await send_status(send, 400, SPDY_MESSAGE, "BadRequest")
+        return
+    finally:
+        response.release()
+    await send({"type": "http.response.start", "status": response.status,
+                "headers": downstream_response_headers(response.headers)})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
 
 
 async def relay_websocket(
