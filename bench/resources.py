@@ -5,8 +5,10 @@ Three parts:
 1. End to end: a fake upstream (``bench/lib/pods_upstream.py``, its own process) serves the
    pods; ``luban serve --kubeconfig`` fronts it. Measured: the initial sync (first request),
    the kernel's RSS growth against the pods' JSON bytes, query latency over HTTP, and watch
-   events applied per second. Side by side, the naive approach: list from the upstream,
-   filter and sort per request.
+   events applied per second: MODIFIED events, then churn (pods also deleted and replaced by
+   new ones) until the watch-resume change log is full and most objects were replaced, after
+   which the memory ratio is the steady state the <= 1.5x target is about. Side by side, the
+   naive approach: list from the upstream, filter and sort per request.
 2. The storage choice, in-process on the same pods: a plain dict of parsed objects scanned
    per query, SQLite in memory with extracted columns and a label table (Rancher Steve's
    design), and the store the kernel uses (JSON bytes + label/namespace/sort indexes).
@@ -46,13 +48,21 @@ NARROW = "app=app-17"  # 0.5% of the pods
 NAME = "7a3"  # substring of about 1% of the names
 NAIVE = "naive (list upstream per request)"
 DICT = "dict of parsed objects"
+MEMORY_TARGET = 1.5  # cache memory <= 1.5x the objects' JSON bytes (issue #8)
+STEADY = f"memory, steady state: change log full, after churn (target <= {MEMORY_TARGET}x)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pods", type=int, default=100_000, help="pods in the cache")
     parser.add_argument("--requests", type=int, default=300, help="timed requests per query")
     parser.add_argument("--events", type=int, default=60_000, help="watch events to apply")
-    parser.add_argument("--naive-rounds", type=int, default=3, help="naive requests per query")
+    parser.add_argument("--churn", type=int, default=200_000,
+                        help="churn events (status updates, deletions, new pods) before the "
+                             "steady-state memory measurement")  # fmt: skip
+    parser.add_argument("--naive-rounds", type=int, default=3,
+                        help="naive requests per query (0: skip the naive baseline)")  # fmt: skip
+    parser.add_argument("--no-storage", action="store_true",
+                        help="skip the in-process comparison of storage designs")  # fmt: skip
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -145,14 +155,27 @@ def _end_to_end(args: argparse.Namespace, upstream: str, json_bytes: int) -> lis
                 http.get("/kapi/v1/pods", params=params)  # warm-up: builds a sort index
                 samples = _time(lambda p=params: http.get("/kapi/v1/pods", params=p),  # type: ignore[misc]
                                 args.requests)  # fmt: skip
-                rows.append(Row(label, "luban", _percentiles(samples), baseline=NAIVE))
-                naive = _time(lambda p=params: _naive(upstream, p), args.naive_rounds)  # type: ignore[misc]
-                rows.append(Row(label, NAIVE, _percentiles(naive)))
-            rows.append(_events(http, upstream, args.events))
+                baseline = NAIVE if args.naive_rounds else None
+                rows.append(Row(label, "luban", _percentiles(samples), baseline=baseline))
+                if args.naive_rounds:
+                    naive = _time(lambda p=params: _naive(upstream, p), args.naive_rounds)  # type: ignore[misc]
+                    rows.append(Row(label, NAIVE, _percentiles(naive)))
+            rows.append(_events(http, upstream, args.events, "modify"))
             after = _rss_kib(kernel.process.pid)
-            rows.append(Row("memory after events", "luban", {
+            rows.append(Row("memory after the MODIFIED events", "luban", {
                 "RSS growth MB": (after - before) * 1024 / 1e6,
                 "RSS growth / JSON": (after - before) * 1024 / held}))  # fmt: skip
+            if args.churn:
+                rows.append(_events(http, upstream, args.churn, "churn"))
+                for label, params in QUERIES.items():
+                    samples = _time(lambda p=params: http.get("/kapi/v1/pods", params=p),  # type: ignore[misc]
+                                    max(10, args.requests // 3))  # fmt: skip
+                    rows.append(Row(f"{label}, after churn", "luban", _percentiles(samples)))
+                held = _json_bytes_metric(http)
+                after = _rss_kib(kernel.process.pid)
+                rows.append(Row(STEADY, "luban", {
+                    "JSON MB": held / 1e6, "RSS growth MB": (after - before) * 1024 / 1e6,
+                    "RSS growth / JSON": (after - before) * 1024 / held}))  # fmt: skip
     return rows
 
 
@@ -167,11 +190,12 @@ def _json_bytes_metric(http: httpx.Client) -> float:
     raise BenchmarkError("the kernel exports no luban_resource_cache_json_bytes")
 
 
-def _events(http: httpx.Client, upstream: str, count: int) -> Row:
-    prepared = httpx.post(f"{upstream}/bench/prepare", params={"count": count}, timeout=300).json()
+def _events(http: httpx.Client, upstream: str, count: int, mode: str) -> Row:
+    prepared = httpx.post(f"{upstream}/bench/prepare", params={"count": count, "mode": mode},
+                          timeout=600).json()  # fmt: skip
     if prepared["watchers"] < 1:
         raise BenchmarkError("the kernel has no watch open on the upstream")
-    target = prepared["resourceVersion"]
+    target, count = prepared["resourceVersion"], prepared["events"]
     start = time.perf_counter()
     httpx.post(f"{upstream}/bench/fire", timeout=300)
     while True:
@@ -180,8 +204,9 @@ def _events(http: httpx.Client, upstream: str, count: int) -> Row:
             break
         time.sleep(0.02)
     elapsed = time.perf_counter() - start
-    return Row("watch events applied", "luban", {"objects": count, "seconds": elapsed,
-                                                  "events/s": count / elapsed})  # fmt: skip
+    case = ("watch events applied (MODIFIED)" if mode == "modify" else
+            "watch events applied (churn: 70% MODIFIED, 30% DELETED + ADDED new pod)")  # fmt: skip
+    return Row(case, "luban", {"objects": count, "seconds": elapsed, "events/s": count / elapsed})
 
 
 def _in_process(upstream: str, rounds: int) -> list[Row]:
@@ -300,16 +325,25 @@ def run(args: argparse.Namespace) -> Report:
         upstream = f"http://127.0.0.1:{port}"
         rows = _end_to_end(args, upstream, json_bytes)
         gc.collect()
-        rows += _in_process(upstream, max(10, args.requests // 10))
+        if not args.no_storage:
+            rows += _in_process(upstream, max(10, args.requests // 10))
     finally:
         process.terminate()
         process.join(10)
+    notes = []
+    for row in rows:
+        if row.case == STEADY:
+            ratio = row.metrics["RSS growth / JSON"]
+            verdict = "met" if ratio <= MEMORY_TARGET else "NOT met"
+            notes.append(f"steady-state cache memory: {ratio:.2f}x the objects' JSON bytes "
+                         f"(target <= {MEMORY_TARGET}x): {verdict}")  # fmt: skip
     return Report(
         title=f"Resource API cache, {args.pods:,} pods ({json_bytes / args.pods:,.0f} B JSON each)",
         rows=rows,
         ratio_metric="p50 ms",
         parameters=vars(args),
         notes=[
+            *notes,
             "luban: luban serve --insecure-http, one worker, fronting the fake upstream; "
             "latency over HTTP/1.1 keep-alive from one client.",
             "naive: the same query answered by listing from the upstream (label selector "

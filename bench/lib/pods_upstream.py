@@ -2,8 +2,9 @@
 
 Runs in its own process (like a real upstream, on its own CPU): discovery for ``v1/pods``,
 paginated lists (with ``labelSelector=key=value`` filtering, as the real server does), and
-watches fed by ``POST /bench/modify?count=N`` (N MODIFIED events generated beforehand, then
-written as fast as the connection takes them).
+watches fed by ``POST /bench/prepare?count=N`` (N events generated beforehand: MODIFIED ones,
+or with ``mode=churn`` a mix where pods are also deleted and replaced by new ones) and
+``POST /bench/fire`` (written as fast as the connection takes them).
 """
 
 from __future__ import annotations
@@ -175,6 +176,8 @@ class FakeUpstream:
         self.pods = [make_pod(i, rng) for i in range(count)]
         self.raw = [orjson.dumps(p) for p in self.pods]
         self.rv = 1000 + count
+        self.serial = count  # the next new pod's number
+        self.churn_rng = random.Random(9)
         self.watchers: list[asyncio.Queue[bytes]] = []
         self.pending: list[bytes] = []
         self.objects: dict[str, dict[str, Any]] = {}
@@ -289,18 +292,41 @@ class FakeUpstream:
         )
 
     async def prepare(self, request: web.Request) -> web.Response:
-        """Generate ``count`` MODIFIED events (not sent yet); answers the last resourceVersion."""
+        """Generate ``count`` events (not sent yet); answers the last resourceVersion.
+
+        ``mode=modify`` (default): pods in order get a status update (restart count).
+        ``mode=churn``: random pods; 70% get a status update (restart count, a condition's
+        time), 30% are deleted and replaced by a new pod (new name, uid and template hash),
+        as rollouts and rescheduling do. The list the upstream serves follows the churn.
+        """
         count = int(request.query["count"])
-        lines = []
-        for n in range(count):
-            i = n % len(self.pods)
+        churn = request.query.get("mode") == "churn"
+        rng = self.churn_rng
+        lines: list[bytes] = []
+        n = 0
+        while len(lines) < count:
+            i = rng.randrange(len(self.pods)) if churn else n % len(self.pods)
+            n += 1
             self.rv += 1
             pod = self.pods[i]
             pod["metadata"]["resourceVersion"] = str(self.rv)
-            pod["status"]["containerStatuses"][0]["restartCount"] += 1
+            if churn and rng.random() < 0.3:
+                lines.append(b'{"type":"DELETED","object":' + orjson.dumps(pod) + b"}\n")
+                self.rv += 1
+                pod = self.pods[i] = make_pod(self.serial, rng)
+                self.serial += 1
+                pod["metadata"]["resourceVersion"] = str(self.rv)
+                raw = self.raw[i] = orjson.dumps(pod)
+                lines.append(b'{"type":"ADDED","object":' + raw + b"}\n")
+                continue
+            status = pod["status"]
+            status["containerStatuses"][0]["restartCount"] += 1
+            if churn:
+                status["conditions"][1]["lastTransitionTime"] = _timestamp(self.rv)
             lines.append(b'{"type":"MODIFIED","object":' + orjson.dumps(pod) + b"}\n")
         self.pending = lines
-        return web.json_response({"resourceVersion": self.rv, "watchers": len(self.watchers)})
+        return web.json_response({"resourceVersion": self.rv, "watchers": len(self.watchers),
+                                  "events": len(lines)})  # fmt: skip
 
     async def fire(self, request: web.Request) -> web.Response:
         """Send the prepared events to every watch, in chunks of 256."""
@@ -310,6 +336,12 @@ class FakeUpstream:
             for queue in self.watchers:
                 queue.put_nowait(chunk)
         return web.json_response({"sent": len(lines)})
+
+
+def _timestamp(seconds: int) -> str:
+    return f"2026-11-{1 + seconds // 86400 % 28:02d}T{seconds // 3600 % 24:02d}:" + (
+        f"{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
+    )
 
 
 def _status(code: int, reason: str) -> dict[str, Any]:

@@ -156,6 +156,21 @@ async def test_watch_without_resource_version_starts_with_the_state_and_sse_work
         assert _event(lines[2].removeprefix("data: ")) == ("ADDED", "s3")
 
 
+async def test_watch_filtering_on_a_field_no_query_used_before_sees_its_objects(
+    client: httpx.Client, kernel: KernelProcess
+) -> None:
+    ensure_namespace(client, "fields")
+    base = "/api/v1/namespaces/fields/configmaps"
+    create(client, base, {"metadata": {"name": "f1"}, "data": {"flavour": "sweet"}})
+    create(client, base, {"metadata": {"name": "f2"}, "data": {"flavour": "sour"}})
+    url = "/kapi/v1/namespaces/fields/configmaps"
+    params = {"watch": "true", "fieldSelector": "data.flavour=sweet"}
+    async with watching(kernel, url, params) as stream:
+        assert _event(await stream.next()) == ("ADDED", "f1")
+        create(client, base, {"metadata": {"name": "f3"}, "data": {"flavour": "sweet"}})
+        assert _event(await stream.next()) == ("ADDED", "f3")
+
+
 async def test_watch_from_a_forgotten_resource_version_is_410(
     client: httpx.Client, kernel: KernelProcess
 ) -> None:

@@ -54,7 +54,7 @@ async def test_indexes_stay_equal_to_a_recomputation_under_random_changes() -> N
             assert got.total == want.total
     assert store.sort_indexes  # the maintained indexes were exercised
     for index in store.sort_indexes.values():
-        assert index.items == sorted(index.entry_key(e) for e in store.entries.values())
+        assert index.order == sorted(store.entries, key=lambda k: index.entry_key(store.entries[k]))
     labelled = {(k, v): {key for key, e in store.entries.items() if e.labels.get(k) == v}
                 for k in ("app", "tier") for v in ("a", "b", "c", "x", "y")}  # fmt: skip
     for (k, v), keys in labelled.items():

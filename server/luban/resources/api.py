@@ -201,6 +201,7 @@ class ResourceAPI:
         since = query.resource_version
         if since is None and sse and (last := request.headers.get("last-event-id")):
             since = int(last) if last.isdigit() else None
+        store.ensure_paths(query.paths())  # the filter reads them from every entry
         events = stream(
             store, info, matcher(query, target.namespace), since, EventFormat(sse),
             bookmarks=query.bookmarks, seconds=query.timeout_seconds,

@@ -18,6 +18,8 @@ from luban.resources.store import Entry, Key, Store
 
 Predicate = Callable[[Entry], bool]
 _INDEXED_OPS = ("=", "==", "in", "exists")
+# Fewer candidates than this: a name search looks at each rather than at the name index.
+NAME_SCAN_LIMIT = 2000
 
 
 @dataclass
@@ -130,11 +132,11 @@ def candidates(store: Store, query: Query, namespace: str | None) -> set[Key] | 
     """Keys that may match according to the indexes (None: every key)."""
     sets: list[set[Key]] = []
     if namespace is not None:
-        sets.append(store.by_namespace.get(namespace, set()))
+        sets.append(store.namespace_keys(namespace))
     if query.namespaces is not None:
         union: set[Key] = set()
         for space in query.namespaces:
-            union |= store.by_namespace.get(space, set())
+            union |= store.namespace_keys(space)
         sets.append(union)
     for requirement in query.label_selector.requirements:
         if requirement.operator in _INDEXED_OPS:
@@ -169,11 +171,15 @@ def run(store: Store, query: Query, namespace: str | None) -> Result:
     keys = candidates(store, query, namespace)
     tests = predicates(query, namespace, indexed=True)
     entries = store.entries
+    needle = query.name
+    if needle and (keys is None or len(keys) > NAME_SCAN_LIMIT):
+        named = store.search_names(needle)  # the common search box, from the name index
+        keys = set(named) if keys is None else keys.intersection(named)
+        needle = None
     matched: list[Entry] | None = None
     if tests or keys is None or query.name:
         pool: Iterable[Entry] = entries.values() if keys is None else (entries[k] for k in keys)
-        if query.name:  # the common search box: inline, without a call per object
-            needle = query.name
+        if needle:  # few candidates: look at each, inline, without a call per object
             pool = [e for e in pool if needle in e.folded]
         test = _conjunction(tests)
         matched = [e for e in pool if test(e)] if tests else list(pool)

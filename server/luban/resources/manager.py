@@ -170,9 +170,13 @@ class CacheManager:
         store = Store(self.config.change_log_size)
         label = info.label
         events = self.metrics.events
+        children: dict[str, Counter] = {}  # kind -> its labelled counter (labels() costs ~1 us)
 
         def counted(kind: str) -> None:
-            events.labels(label, kind).inc()
+            child = children.get(kind)
+            if child is None:
+                child = children[kind] = events.labels(label, kind)
+            child.inc()
             if callable(on_event):
                 on_event(kind)
 

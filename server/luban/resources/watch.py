@@ -9,11 +9,13 @@ from collections.abc import AsyncGenerator
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from luban.resources.changelog import Change
 from luban.resources.discovery import ResourceInfo
 from luban.resources.engine import Predicate
-from luban.resources.store import Change, Entry, Store, Subscription
+from luban.resources.store import Entry, Store, Subscription
 
 BOOKMARK_SECONDS = 5.0
+REPLAY_SLICE = 100  # changes replayed per turn of the event loop (about 2 ms)
 
 
 def _status_410(message: str) -> bytes:
@@ -70,10 +72,12 @@ async def stream(
             if replay is None:
                 yield fmt.event("ERROR", _status_410(f"too old resource version: {since}"), since)
                 return
-            for logged in replay:
+            for count, logged in enumerate(replay, start=1):
                 event = translate(logged, matches)
                 if event is not None:
                     yield fmt.event(event[0], event[1].raw, logged.rv)
+                if count % REPLAY_SLICE == 0:
+                    await asyncio.sleep(0)  # a long replay must not hold up everything else
         loop = asyncio.get_running_loop()
         deadline = None if seconds is None else loop.time() + seconds
         while True:
