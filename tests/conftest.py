@@ -8,6 +8,10 @@ import pytest
 
 from tests.kubectls import SCENARIO_VERSIONS, KubectlUnavailable, find_kubectl
 from tests.procs import KernelProcess, run_kernel
+from tests.timeouts import (  # noqa: F401 (hooks: a hung test ends the session)
+    pytest_timeout_cancel_timer,
+    pytest_timeout_set_timer,
+)
 
 
 @pytest.fixture(scope="module")

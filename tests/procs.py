@@ -17,6 +17,15 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 LUBAN = [sys.executable, "-m", "luban.cli"]
+# Every process started here and not yet stopped (killed when a test times out).
+_started: set[subprocess.Popen[bytes]] = set()
+
+
+def kill_started() -> None:
+    """SIGKILL every process started here that is still running."""
+    for process in list(_started):
+        if process.poll() is None:
+            process.kill()
 
 
 @dataclass
@@ -109,6 +118,7 @@ def run_cluster(data_dir: Path, *args: str) -> Iterator[ClusterProcess]:
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
+    _started.add(process)
     try:
         config = wait_for_kubeconfig(data_dir, process, log_file, "cluster.kubeconfig")
         yield ClusterProcess(
@@ -126,6 +136,7 @@ def run_cluster(data_dir: Path, *args: str) -> Iterator[ClusterProcess]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        _started.discard(process)
 
 
 @contextmanager
@@ -148,6 +159,7 @@ def run_kernel(
             env={**os.environ, **(env or {})},
             cwd=REPO,
         )
+    _started.add(process)
     try:
         config = wait_for_kubeconfig(data_dir, process, log_file)
         cluster = config["clusters"][0]["cluster"]
@@ -169,3 +181,4 @@ def run_kernel(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        _started.discard(process)

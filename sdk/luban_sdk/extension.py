@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import compile_path
 from starlette.websockets import WebSocket
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -186,6 +187,11 @@ class Extension:
     ) -> None:
         if not path.startswith("/") or "//" in path or ".." in path:
             raise ValueError(f"route path {path!r} must start with '/' and be normalized")
+        try:
+            compile_path(path)
+        except (ValueError, AssertionError, KeyError) as exc:
+            # Duplicated or badly converted parameters: refused here, at the author's line.
+            raise ValueError(f"route path {path!r}: {exc}") from None
         for method in methods:
             if method not in _METHODS:
                 raise ValueError(f"route method {method!r} is not one of {', '.join(_METHODS)}")

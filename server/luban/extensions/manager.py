@@ -26,13 +26,14 @@ from luban.extensions.resourcequeries import CallerResourceQueries
 from luban.extensions.slot import ExtensionSlot, SlotOptions, State, Validator
 from luban.extensions.sources import (
     ExtensionSource,
+    digest,
     discover_entry_points,
     environment_dirs,
     parse_ref,
 )
 from luban.extensions.ui import UIBundle
 from luban.extensions.version import Services
-from luban.extensions.watch import COMPILED_SUFFIXES, distribution_filter, watch
+from luban.extensions.watch import COMPILED_SUFFIXES, Watcher, distribution_filter
 from luban.proxy.upstream import Upstream
 from luban.status import send_status
 from luban_sdk import Extension
@@ -76,7 +77,9 @@ class ExtensionManager:
         self.admin: ASGIApp | None = None
         self.resources_app: ASGIApp | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._file_watch: asyncio.Task[None] | None = None
+        self._file_watches: list[Watcher] = []
+        self._environment_watch: Watcher | None = None
+        self._environment_watched = False
         self._reloads: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._started = False
@@ -101,8 +104,14 @@ class ExtensionManager:
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        # Nothing awaits these: an error would otherwise vanish with the task.
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("extensions: task %s failed", task.get_name(), exc_info=exc)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -136,21 +145,24 @@ class ExtensionManager:
             self._spawn(self.cluster.watch(self._on_object), "extensions-desired-watch")
             self._spawn(self._reporter(), "extensions-status-reporter")
         if self.config.watch_environment:
-            dirs = [*environment_dirs(), *self.config.environment_paths]
-            self._spawn(
-                watch(
-                    dirs,
-                    self._on_environment,
-                    step_ms=self.config.debounce_milliseconds,
-                    recursive=False,
-                    watch_filter=distribution_filter,
-                ),
+            self._environment_watch = Watcher(
                 "extensions-environment-watch",
+                [*environment_dirs(), *self.config.environment_paths],
+                self._on_environment,
+                step_ms=self.config.debounce_milliseconds,
+                recursive=False,
+                watch_filter=distribution_filter,
+                on_ready=self._environment_ready,
             )
+            self._environment_watch.start()
 
     async def stop(self) -> None:
         """Stop watching, then drain and shut down every extension."""
-        tasks = [*self._tasks, *([self._file_watch] if self._file_watch else [])]
+        watchers = [*self._file_watches]
+        if self._environment_watch is not None:
+            watchers.append(self._environment_watch)
+        await asyncio.gather(*(w.stop() for w in watchers))
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -211,12 +223,18 @@ class ExtensionManager:
             self._watch_files()
 
     def _watch_files(self) -> None:
-        """(Re)start the one watcher over every extension's code."""
+        """(Re)start watching every extension's code.
+
+        New watchers catch up once in place: an edit pending in an old one's batch, or made
+        while none watched, is not lost.
+        """
         if not self.config.hot_reload:
             return
-        if self._file_watch is not None:
-            self._file_watch.cancel()
+        for old in self._file_watches:
+            old.cancel()
+            self._spawn(old.stop(), f"{old.name}-stop")
         roots = {path: name for name, slot in self.slots.items() for path in slot.source.paths()}
+        modules = [path for path in roots if path.is_file()]
 
         async def changed(paths: set[Path]) -> None:
             touched: dict[str, set[Path]] = {}
@@ -227,10 +245,40 @@ class ExtensionManager:
             for name, changed_paths in touched.items():
                 self._files_changed(name, changed_paths)
 
-        self._file_watch = asyncio.create_task(
-            watch(list(roots), changed, step_ms=self.config.debounce_milliseconds),
-            name="extensions-file-watch",
-        )
+        step = self.config.debounce_milliseconds
+        self._file_watches = [
+            Watcher(
+                "extensions-file-watch",
+                [path for path in roots if path not in modules],
+                changed,
+                step_ms=step,
+                on_ready=self._catch_up,
+            )
+        ]
+        if modules:
+            # A single-module extension: watch its directory, not the file. An editor's
+            # atomic save replaces the file, and a watch on the file ends with the first save.
+            self._file_watches.append(
+                Watcher(
+                    "extensions-module-watch",
+                    sorted({path.parent for path in modules}),
+                    changed,
+                    step_ms=step,
+                    recursive=False,
+                    on_ready=self._catch_up,
+                )
+            )
+        for watcher in self._file_watches:
+            watcher.start()
+
+    async def _catch_up(self) -> None:
+        """Reload every extension whose files differ from what its last import read."""
+        for name, slot in list(self.slots.items()):
+            if slot.source_digest is None or not self.wanted.get(name, True):
+                continue
+            if await asyncio.to_thread(digest, slot.source.paths()) != slot.source_digest:
+                logger.info("extension %s: changed while unwatched; reloading", name)
+                self._request_reload(name)
 
     def _files_changed(self, name: str, paths: set[Path]) -> None:
         slot = self.slots.get(name)
@@ -274,6 +322,12 @@ class ExtensionManager:
         self.claims = {k: v for k, v in self.claims.items() if v != name}
         self.metrics.forget(name)
         logger.info("extension %s removed (its distribution is gone)", name)
+
+    async def _environment_ready(self) -> None:
+        # After a restart of the watch (not at the first start, which follows a discovery).
+        if self._environment_watched:
+            await self.rediscover()
+        self._environment_watched = True
 
     async def _on_environment(self, changes: set[Path]) -> None:
         await self.rediscover()

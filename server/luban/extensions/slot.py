@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from luban.extensions.freshimport import forget, import_fresh, restore
-from luban.extensions.sources import ExtensionSource, describe_error
+from luban.extensions.sources import ExtensionSource, describe_error, digest
 from luban.extensions.version import LoadedVersion, Services
 from luban_sdk import Extension
 
@@ -98,6 +98,9 @@ class ExtensionSlot:
     status: RuntimeStatus = field(default_factory=RuntimeStatus)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     retiring: set[asyncio.Task[None]] = field(default_factory=set)
+    # What the last import attempt read (successful or not): a watcher catching up after a
+    # restart reloads when the files no longer match it.
+    source_digest: str | None = None
 
     @property
     def name(self) -> str:
@@ -165,7 +168,12 @@ class ExtensionSlot:
             if imported is not None:
                 imported.set()
         roots = self.source.paths()
-        version = LoadedVersion(self.source, obj, modules, config, self.services)
+        try:
+            version = LoadedVersion(self.source, obj, modules, config, self.services)
+        except Exception as exc:
+            # Building its routes can still fail (the SDK checks what it can at declaration).
+            self._discard(modules)
+            raise LoadError(describe_error(exc, roots)) from None
         try:
             await asyncio.wait_for(version.startup(), self.options.startup_timeout)
         except asyncio.CancelledError:
@@ -184,6 +192,8 @@ class ExtensionSlot:
 
     async def _import(self) -> tuple[Extension, dict[str, ModuleType], BaseModel | None]:
         roots = self.source.paths()
+        # Before the import: an edit landing while it runs then no longer matches the digest.
+        self.source_digest = await asyncio.to_thread(digest, roots)
         try:
             obj, modules = await asyncio.to_thread(
                 import_fresh, self.source.ref, self.source.packages

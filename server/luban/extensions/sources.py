@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
+import os
 import site
 import sys
 import traceback
@@ -45,6 +47,29 @@ class ExtensionSource:
             elif spec.origin:
                 result.append(Path(spec.origin))
         return result
+
+
+def digest(roots: list[Path]) -> str:
+    """A digest of the Python source under ``roots`` (names and contents; blocking I/O).
+
+    Contents, not mtimes: an editor's same-size rewrite within one timestamp tick must differ.
+    """
+    files: list[Path] = []
+    for root in roots:
+        if root.is_file():
+            files.append(root)
+            continue
+        for directory, subdirs, names in os.walk(root):
+            subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
+            files += [Path(directory, n) for n in names if n.endswith(".py")]
+    h = hashlib.blake2b(digest_size=16)
+    for path in sorted(files):
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        h.update(os.fsencode(path) + b"\0" + len(content).to_bytes(8, "big") + content)
+    return h.hexdigest()
 
 
 def parse_ref(entry: str) -> ExtensionSource:
