@@ -21,13 +21,17 @@ from tests.proxy.conftest import Embedded, Upstreams
 
 @pytest.fixture
 def seen_users(embedded: Embedded) -> Any:
-    """Records the user the embedded cluster resolved for each resource request."""
+    """Records the user the embedded cluster resolved for each resource request, by path.
+
+    The kernel makes resource requests of its own (as itself) at any time, so a test looks
+    up the requests to its own path rather than the last one.
+    """
     api = embedded.cluster.api
     original = api.handle
-    users: list[UserInfo | None] = []
+    users: list[tuple[str, UserInfo | None]] = []
 
     async def recording(request: Any, info: Any) -> Any:
-        users.append(request.scope.get("luban.user"))
+        users.append((request.url.path, request.scope.get("luban.user")))
         return await original(request, info)
 
     api.handle = recording  # type: ignore[method-assign]
@@ -37,21 +41,25 @@ def seen_users(embedded: Embedded) -> Any:
         api.handle = original  # type: ignore[method-assign]
 
 
+def _last_user(seen: list[tuple[str, UserInfo | None]], path: str) -> UserInfo | None:
+    return [user for seen_path, user in seen if seen_path == path][-1]
+
+
 def test_kernel_caller_reaches_the_embedded_cluster_as_itself(
-    embedded: Embedded, seen_users: list[UserInfo | None]
+    embedded: Embedded, seen_users: list[tuple[str, UserInfo | None]]
 ) -> None:
     kernel = embedded.kernel
-    response = httpx.get(kernel.url + "/api/v1/namespaces/default/configmaps",
-                         headers=kernel.auth, verify=kernel.verify)  # fmt: skip
+    path = "/api/v1/namespaces/default/configmaps"
+    response = httpx.get(kernel.url + path, headers=kernel.auth, verify=kernel.verify)
     assert response.status_code == 200
-    user = seen_users[-1]
+    user = _last_user(seen_users, path)
     assert user is not None
     assert (user.name, user.uid) == ("admin", "luban-admin")
     assert "system:masters" in user.groups
 
 
 def test_embedded_cluster_honours_admin_impersonation(
-    embedded: Embedded, seen_users: list[UserInfo | None]
+    embedded: Embedded, seen_users: list[tuple[str, UserInfo | None]]
 ) -> None:
     cluster = embedded.cluster
     auth = {"Authorization": f"Bearer {cluster.token}"}
@@ -59,8 +67,9 @@ def test_embedded_cluster_honours_admin_impersonation(
     with httpx.Client(base_url=cluster.url, verify=verify, headers=auth) as c:
         plain = c.get("/api/v1/namespaces")
         assert plain.status_code == 200
-        assert seen_users[-1] is not None
-        assert seen_users[-1].name == "system:admin"
+        admin = _last_user(seen_users, "/api/v1/namespaces")
+        assert admin is not None
+        assert admin.name == "system:admin"
         acting = c.get("/api/v1/namespaces", headers=[
             ("Impersonate-User", "alice"), ("Impersonate-Group", "system:masters"),
             ("Impersonate-Uid", "u-1"),
@@ -68,7 +77,7 @@ def test_embedded_cluster_honours_admin_impersonation(
             ("Impersonate-Extra-Acme.com%2Fscopes", "write"),
         ])  # fmt: skip
         assert acting.status_code == 200
-        assert seen_users[-1] == UserInfo(
+        assert _last_user(seen_users, "/api/v1/namespaces") == UserInfo(
             "alice", "u-1", ("system:masters", "system:authenticated"),
             {"acme.com/scopes": ("read", "write")},
         )  # fmt: skip
