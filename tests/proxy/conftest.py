@@ -30,6 +30,7 @@ from tests.proxy.upstreams import (
 )
 
 EXEC_TOKEN = "exec-plugin-token-91"
+EVE_TOKEN = "eve-token-with-a-crlf-group"
 BOB_TOKEN = "bob-static-token-77"
 ALLOWED_ORIGIN = "https://console.example"
 
@@ -126,7 +127,10 @@ def _kernel_config(up: Upstreams, identity: str) -> Path:
     )
     clusters = [{"name": n, "kubeconfig": str(p)} for n, p in cluster_kubeconfigs(up).items()]
     tokens = up.directory / "tokens.csv"
-    tokens.write_text(f'{BOB_TOKEN},bob,bob-uid,"devs"\n')
+    # eve's group smuggles a header line: what the kernel sends upstream must not carry it.
+    tokens.write_text(
+        f'{BOB_TOKEN},bob,bob-uid,"devs"\n{EVE_TOKEN},eve,eve-uid,"devs\r\nX-Injected: 1"\n'
+    )
     config = {
         "upstream": {"kubeconfig": str(default), "clusters": clusters},
         "auth": {"tokenFile": str(tokens)},

@@ -3,13 +3,16 @@ tricks, cluster names, credentials, passthrough and DNS rebinding."""
 
 from __future__ import annotations
 
+import ssl
+
+import aiohttp
 import httpx
 import orjson
 import pytest
 
 from tests.procs import KernelProcess
 from tests.proxy import rawhttp
-from tests.proxy.conftest import BOB_TOKEN, Upstreams
+from tests.proxy.conftest import BOB_TOKEN, EVE_TOKEN, Upstreams
 from tests.proxy.upstreams import UPSTREAM_TOKEN
 
 
@@ -153,4 +156,36 @@ def test_reject_paths_are_enforced(client: httpx.Client, upstreams: Upstreams) -
     response = client.get("/api/v1/nodes/n1/proxy/metrics")
     assert response.status_code == 403
     assert response.json()["kind"] == "Status"
+    assert len(upstreams.plain.requests) == before
+
+
+@pytest.mark.parametrize("path", ["/api/v1/namespaces", "/version"])
+def test_identity_with_a_line_break_is_refused_not_sent(
+    kernel: KernelProcess, upstreams: Upstreams, path: str
+) -> None:
+    # eve's group (tokens.csv) holds CR LF: as an Impersonate-Group header it would forge a
+    # header line upstream. The request is refused with a Status and never goes upstream.
+    before = len(upstreams.plain.requests)
+    response = httpx.get(
+        kernel.url + path, headers={"Authorization": f"Bearer {EVE_TOKEN}"}, verify=kernel.verify
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["kind"] == "Status"
+    assert all(r.path != path for r in upstreams.plain.requests[before:])
+    assert all(k.lower() != "x-injected" for r in upstreams.plain.requests for k, _ in r.headers)
+
+
+async def test_websocket_with_a_line_break_identity_is_refused(
+    kernel: KernelProcess, upstreams: Upstreams
+) -> None:
+    before = len(upstreams.plain.requests)
+    context = ssl.create_default_context(cafile=str(kernel.ca_file))
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(
+                kernel.url + "/api/v1/namespaces/default/pods/web/exec?command=sh",
+                protocols=("v4.channel.k8s.io",), ssl=context,
+                headers={"Authorization": f"Bearer {EVE_TOKEN}"},
+            )  # fmt: skip
+    assert refused.value.status == 400
     assert len(upstreams.plain.requests) == before

@@ -10,10 +10,10 @@ from yarl import URL
 
 from luban.auth.user import UserInfo
 from luban.config import ProxyConfig, Settings
-from luban.kube.errors import APIError, forbidden
+from luban.kube.errors import APIError, bad_request, forbidden
 from luban.kube.requestinfo import RequestInfo
 from luban.pipeline.authentication import USER_KEY
-from luban.proxy.client import UpstreamError
+from luban.proxy.client import InvalidHeader, UpstreamError, check_headers
 from luban.proxy.headers import (
     forwarded_headers,
     impersonation_headers,
@@ -31,6 +31,7 @@ logger = logging.getLogger("luban.proxy")
 
 DEFAULT_CLUSTER = "default"
 REQUEST_INFO_KEY = "luban.request_info"
+BAD_HEADER_MESSAGE = "a request header contains a line break or NUL"
 
 
 def upstream_specs(settings: Settings) -> list[UpstreamSpec]:
@@ -75,7 +76,10 @@ class KubeProxy:
         websocket = scope["type"] == "websocket"
         try:
             await self._forward(scope, receive, send, websocket)
-        except APIError as exc:
+        except (APIError, InvalidHeader) as error:
+            # A header the kernel would send with a line break (an identity's group, say)
+            # would forge header lines upstream: nothing was sent, the caller gets a 400.
+            exc = error if isinstance(error, APIError) else bad_request(BAD_HEADER_MESSAGE)
             if websocket:
                 await deny_websocket(scope, send, exc.code, orjson.dumps(exc.status()))
             else:
@@ -122,6 +126,7 @@ class KubeProxy:
         scope["luban.cluster"] = upstream.name
         info: RequestInfo | None = scope.get(REQUEST_INFO_KEY)
         if websocket:
+            check_headers(headers)  # aiohttp's handshake would fail on them with a ValueError
             url = URL(upstream.server + target.decode("latin-1"), encoded=True)
             await relay_websocket(scope, receive, send, upstream, url, text_headers(headers),
                                   self.metrics)  # fmt: skip

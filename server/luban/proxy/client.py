@@ -89,17 +89,26 @@ class Origin:
         )
 
 
-def _serialize(
-    method: bytes, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]], extra: bytes
-) -> bytes:
-    lines = [method + b" " + target + b" HTTP/1.1", b"Host: " + host]
-    lines += [name + b": " + value for name, value in headers]
+def _joined_lines(lines: list[bytes]) -> bytes:
     head = b"\r\n".join(lines)
     # Every line break in ``head`` must be one we put there: a CR, LF or NUL inside a name or
     # value (a user or group name, say) would let it forge headers or split the request.
     if head.count(b"\n") != len(lines) - 1 or head.count(b"\r") != len(lines) - 1 or b"\0" in head:
         raise InvalidHeader("a header contains a line break or NUL")
-    return head + extra + b"\r\n\r\n"
+    return head
+
+
+def check_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    """Raise :class:`InvalidHeader` if a name or value holds CR, LF or NUL."""
+    _joined_lines([name + b": " + value for name, value in headers])
+
+
+def _serialize(
+    method: bytes, target: bytes, host: bytes, headers: list[tuple[bytes, bytes]], extra: bytes
+) -> bytes:
+    lines = [method + b" " + target + b" HTTP/1.1", b"Host: " + host]
+    lines += [name + b": " + value for name, value in headers]
+    return _joined_lines(lines) + extra + b"\r\n\r\n"
 
 
 class Response:

@@ -18,7 +18,6 @@ from starlette.types import Receive, Scope, Send
 
 from luban.kube.errors import APIError
 from luban.proxy.client import (
-    InvalidHeader,
     Response,
     UpstreamConnectError,
     UpstreamError,
@@ -27,8 +26,6 @@ from luban.proxy.client import (
 from luban.proxy.headers import downstream_response_headers
 from luban.proxy.metrics import ProxyMetrics
 from luban.proxy.upstream import Upstream
-
-CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -125,8 +122,6 @@ async def relay_http(
         error = upstream_error(exc, options.request_timeout)
         metrics.errors.labels(cluster, error.reason or "").inc()
         raise error from None
-    except InvalidHeader:
-        raise APIError(400, "a request header contains a line break or NUL", "BadRequest") from None
     metrics.latency(cluster, *labels, str(response.status)).observe(time.perf_counter() - started)
     if sent[0]:
         metrics.relayed(cluster, "upstream").inc(sent[0])

@@ -69,10 +69,6 @@ class Upstream:
             await self.session.close()
             self.session = None
 
-    def open_connections(self) -> int:
-        """Relay connections currently open (pooled or in use)."""
-        return self.pool.open_connections()
-
     async def health(self) -> str | None:
         """``None`` when the upstream answers ``/readyz`` (cached briefly), else why not."""
         checked, problem = self._health
